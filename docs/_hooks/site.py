@@ -1,0 +1,51 @@
+"""Site build hooks.
+
+- Serve KaTeX from the site itself: its files come from the npm registry (`npm ci`), never a CDN,
+  so pages work offline and send no request to third parties.
+- Fill the `<!-- versions -->` marker with the versions the site is being built with, read from
+  the installed packages rather than typed by hand.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
+# Only what the pages load: the minified script, auto-render, the stylesheet and its fonts.
+KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
+VERSIONS_MARKER = "<!-- versions -->"
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
+
+
+def on_files(files, config):
+    if not (KATEX_DIST / "katex.min.js").is_file():
+        raise PluginError(
+            f"KaTeX is missing from {KATEX_DIST}. Run `npm ci` in {ROOT} "
+            "(the README's commands do) so the site can serve its own maths renderer."
+        )
+    wanted = [KATEX_DIST / name for name in KATEX_FILES]
+    wanted += sorted((KATEX_DIST / "fonts").glob("*.woff2"))
+    for path in wanted:
+        rel = path.relative_to(KATEX_DIST).as_posix()
+        files.append(File.generated(config, f"assets/katex/{rel}", abs_src_path=str(path)))
+    return files
+
+
+def versions_table() -> str:
+    rows = [("Python", platform.python_version())]
+    rows += [(name, metadata.version(name)) for name in PACKAGES]
+    lines = ["| package | version |", "| --- | --- |"]
+    lines += [f"| {name} | `{version}` |" for name, version in rows]
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown, page, config, files):
+    if VERSIONS_MARKER in markdown:
+        return markdown.replace(VERSIONS_MARKER, versions_table())
+    return markdown

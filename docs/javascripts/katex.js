@@ -1,0 +1,11 @@
+// Render the maths arithmatex leaves in `.arithmatex` spans, with the KaTeX the site serves itself.
+document$.subscribe(({ body }) => {
+  renderMathInElement(body, {
+    delimiters: [
+      { left: "$$", right: "$$", display: true },
+      { left: "$", right: "$", display: false },
+      { left: "\\(", right: "\\)", display: false },
+      { left: "\\[", right: "\\]", display: true },
+    ],
+  });
+});

@@ -1,0 +1,158 @@
+"""Loading MNIST as NumPy arrays.
+
+[`load_mnist`][flaxguide.data.load_mnist] goes through `torchvision.datasets.MNIST`, so a
+machine with internet access downloads the data the usual way. Offline machines point
+`FLAXGUIDE_MNIST_MIRROR` at a folder holding the four official `.gz` files instead.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from torchvision.datasets import MNIST
+
+SPLITS = {"train": True, "test": False}
+_FILES = ", ".join(name for name, _ in MNIST.resources)
+
+
+class MNISTChecksumError(RuntimeError):
+    """An MNIST `.gz` file does not have the MD5 torchvision expects."""
+
+
+class MNISTUnavailableError(RuntimeError):
+    """MNIST is neither on disk nor in a mirror, and downloading it failed."""
+
+
+def default_data_dir() -> Path:
+    """Where MNIST is cached: `$FLAXGUIDE_DATA`, else `~/.cache/flaxguide`."""
+    return Path(os.environ.get("FLAXGUIDE_DATA") or "~/.cache/flaxguide").expanduser()
+
+
+def default_mirror() -> Path | None:
+    """The local mirror folder from `$FLAXGUIDE_MNIST_MIRROR`, or `None` when unset or empty."""
+    mirror = os.environ.get("FLAXGUIDE_MNIST_MIRROR")
+    return Path(mirror).expanduser() if mirror else None
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_md5(path: Path, expected: str, fix: str) -> None:
+    actual = _md5(path)
+    if actual != expected:
+        raise MNISTChecksumError(
+            f"{path} has MD5 {actual}, expected {expected} (torchvision.datasets.MNIST.resources): "
+            f"it is corrupt or not the official MNIST file. {fix}"
+        )
+
+
+def _copy_from_mirror(mirror: Path, raw: Path) -> None:
+    if not mirror.is_dir():
+        raise FileNotFoundError(
+            f"MNIST mirror folder {mirror} does not exist. It should hold the four official "
+            f"MNIST files: {_FILES}."
+        )
+    missing = [name for name, _ in MNIST.resources if not (mirror / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"MNIST mirror folder {mirror} lacks {', '.join(missing)}. It should hold the four "
+            f"official MNIST files: {_FILES}."
+        )
+    for name, md5 in MNIST.resources:
+        dst = raw / name
+        if dst.exists():  # already verified by the caller
+            continue
+        _check_md5(
+            mirror / name,
+            md5,
+            "It was not copied; replace it in the mirror with a good copy, or use another mirror.",
+        )
+        # copyfile, not copy2: mirror files are often read-only and the cache copy must not be.
+        # The rename makes an interrupted copy leave no half-written file for the next run.
+        tmp = dst.with_name(f"{name}.{os.getpid()}.part")
+        shutil.copyfile(mirror / name, tmp)
+        os.replace(tmp, dst)
+
+
+# --8<-- [start:load_mnist]
+def load_mnist(
+    split: str = "train",
+    *,
+    root: str | os.PathLike[str] | None = None,
+    mirror: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load one MNIST split as `(images, labels)`.
+
+    Args:
+        split: `"train"` (60,000 examples) or `"test"` (10,000 examples).
+        root: Cache folder; the files land in `root/MNIST/raw/`. Defaults to
+            [`default_data_dir()`][flaxguide.data.default_data_dir].
+        mirror: Folder holding the four official `.gz` files, copied into the cache
+            instead of downloading. Defaults to `$FLAXGUIDE_MNIST_MIRROR`; it is never written to.
+
+    Returns:
+        `images`, `uint8` of shape `(N, 28, 28)` with values 0..255, and `labels`, `int32`
+        of shape `(N,)` with values 0..9.
+
+    Raises:
+        ValueError: `split` is not `"train"` or `"test"`.
+        FileNotFoundError: The mirror folder does not exist or lacks one of the files.
+        MNISTChecksumError: A `.gz` file in the mirror or the cache has the wrong MD5.
+        MNISTUnavailableError: The data is missing and could not be downloaded.
+
+    Example:
+        ```python
+        from flaxguide.data import load_mnist
+
+        images, labels = load_mnist("test")
+        print(images.shape, images.dtype, labels.shape, labels.dtype)
+        ```
+
+        ```text title="Output"
+        (10000, 28, 28) uint8 (10000,) int32
+        ```
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    root = Path(root).expanduser() if root else default_data_dir()
+    mirror = Path(mirror).expanduser() if mirror else default_mirror()
+    raw = root / "MNIST" / "raw"  # torchvision's MNIST.raw_folder
+    raw.mkdir(parents=True, exist_ok=True)
+
+    # torchvision treats a .gz with a bad MD5 as absent and silently downloads over it; offline
+    # that turns into a confusing network error, so check first and let the user decide.
+    for name, md5 in MNIST.resources:
+        if (raw / name).exists():
+            _check_md5(
+                raw / name, md5, "Delete it to download it again, or re-copy it from a good mirror."
+            )
+    if mirror is not None:
+        _copy_from_mirror(mirror, raw)
+
+    needs_download = not all((raw / name).exists() for name, _ in MNIST.resources)
+    try:
+        # Older torchvision printed "Downloading ..."/"Extracting ..." to stdout (0.29 only
+        # draws a progress bar on stderr); keep stdout for what a doc page means to print.
+        with contextlib.redirect_stdout(sys.stderr):
+            ds = MNIST(root, train=SPLITS[split], download=True)
+    except (RuntimeError, OSError) as err:
+        if not needs_download:
+            raise
+        last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise MNISTUnavailableError(
+            f"MNIST is not in {raw} and downloading it failed (last error: {last}). "
+            "Get it one of two ways: (1) set FLAXGUIDE_MNIST_MIRROR (or pass mirror=) to a "
+            f"folder holding the four official files {_FILES}; or (2) run once with internet "
+            f"access so torchvision downloads them into {raw}."
+        ) from err
+    return ds.data.numpy(), ds.targets.numpy().astype(np.int32)
+    # --8<-- [end:load_mnist]

@@ -1,0 +1,42 @@
+"""Strict JAX settings for every test, and the paths the tests share."""
+
+import os
+from pathlib import Path
+
+import jax
+
+# Catch silent broadcasting between ranks, and float64 creeping in, as errors.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+MKDOCS_YML = ROOT / "mkdocs.yml"
+
+
+@pytest.fixture(scope="session")
+def mnist_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the four official MNIST `.gz` files, for tests that need real MNIST.
+
+    `FLAXGUIDE_MNIST_MIRROR`, else `../shared/data/mnist` beside the repository. Without either,
+    torchvision downloads MNIST once (the path users take) and its download folder serves as the
+    mirror; offline, that raises the loader's error saying how to provide the data.
+    """
+    from torchvision.datasets import MNIST
+
+    from flaxguide.data import load_mnist
+
+    folder = Path(os.environ.get("FLAXGUIDE_MNIST_MIRROR") or ROOT.parent / "shared/data/mnist")
+    if all((folder / name).is_file() for name, _ in MNIST.resources):
+        return folder
+    root = tmp_path_factory.mktemp("mnist-download")
+    for split in ("train", "test"):
+        load_mnist(split, root=root, mirror=None)
+    return root / "MNIST" / "raw"
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)

@@ -1,0 +1,132 @@
+"""Tests for `flaxguide.data`: mirror copies, checksums and offline errors, never the network."""
+
+import re
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torchvision.datasets import MNIST
+
+from flaxguide.data import MNISTChecksumError, MNISTUnavailableError, load_mnist
+
+FILES = [name for name, _ in MNIST.resources]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Make every download fail fast, and record attempts; the env must not leak in either."""
+    calls: list[object] = []
+
+    def urlopen(*args: object, **kwargs: object) -> None:
+        calls.append(args[0] if args else kwargs)
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.delenv("FLAXGUIDE_MNIST_MIRROR", raising=False)
+    monkeypatch.delenv("FLAXGUIDE_DATA", raising=False)
+    return calls
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("via_env", [False, True], ids=["argument", "env"])
+def test_mirror_loads_both_splits(
+    mnist_mirror: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: list[object],
+    via_env: bool,
+) -> None:
+    before = _snapshot(mnist_mirror)
+    if via_env:
+        monkeypatch.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+        monkeypatch.setenv("FLAXGUIDE_DATA", str(tmp_path))
+        kwargs = {}
+    else:
+        kwargs = {"root": tmp_path, "mirror": mnist_mirror}
+
+    for split, n in [("train", 60_000), ("test", 10_000)]:
+        images, labels = load_mnist(split, **kwargs)
+        assert images.shape == (n, 28, 28) and images.dtype == np.uint8
+        assert labels.shape == (n,) and labels.dtype == np.int32
+        assert images.min() == 0 and images.max() == 255
+        counts = np.bincount(labels, minlength=10)
+        assert len(counts) == 10 and counts.sum() == n
+        # Every digit is 8-12 % of either split (test has 892 fives, 1,135 ones).
+        assert (counts > 0.08 * n).all() and (counts < 0.12 * n).all(), counts
+
+    assert sorted(p.name for p in (tmp_path / "MNIST" / "raw").glob("*.gz")) == sorted(FILES)
+    assert _snapshot(mnist_mirror) == before
+    assert no_network == []
+
+
+def test_second_load_uses_cache_without_mirror(
+    mnist_mirror: Path, tmp_path: Path, no_network: list[object]
+) -> None:
+    load_mnist("test", root=tmp_path, mirror=mnist_mirror)
+    images, labels = load_mnist("test", root=tmp_path)
+    assert images.shape == (10_000, 28, 28) and labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert no_network == []
+
+
+def test_no_data_no_network(tmp_path: Path, no_network: list[object]) -> None:
+    with pytest.raises(MNISTUnavailableError) as info:
+        load_mnist("train", root=tmp_path)
+    msg = str(info.value)
+    assert "FLAXGUIDE_MNIST_MIRROR" in msg
+    assert "internet access" in msg and str(tmp_path / "MNIST" / "raw") in msg
+    assert "network disabled in tests" in msg
+    assert no_network  # torchvision did try, and we turned its failure into one error
+
+
+def test_corrupt_mirror_file(mnist_mirror: Path, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in FILES:
+        shutil.copyfile(mnist_mirror / name, mirror / name)
+    bad = mirror / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(bad.read_bytes())
+    data[100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+
+    root = tmp_path / "root"
+    with pytest.raises(MNISTChecksumError, match=re.escape("t10k-labels-idx1-ubyte.gz")) as info:
+        load_mnist("test", root=root, mirror=mirror)
+    assert "ec29112dd5afa0611ce80d1b7f02629c" in str(info.value)
+    assert not (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()
+
+
+def test_corrupt_cached_file_is_reported_not_replaced(mnist_mirror: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    bad = raw / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(MNISTChecksumError, match="Delete it") as info:
+        load_mnist("train", root=tmp_path, mirror=mnist_mirror)
+    assert str(bad) in str(info.value)
+    assert bad.read_bytes() == b"not gzip"
+
+
+def test_mirror_missing_file(mnist_mirror: Path, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in FILES[:3]:
+        (mirror / name).write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=re.escape("lacks t10k-labels-idx1-ubyte.gz")):
+        load_mnist("test", root=tmp_path / "root", mirror=mirror)
+
+
+def test_mirror_folder_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+        load_mnist("test", root=tmp_path, mirror=tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(info.value)
+
+
+def test_bad_split(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\['test', 'train'\].*'valid'"):
+        load_mnist("valid", root=tmp_path)

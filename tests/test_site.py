@@ -1,0 +1,59 @@
+"""The built site: strict build, maths and versions in place, nothing fetched from third parties."""
+
+import re
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+from conftest import MKDOCS_YML, ROOT
+
+# Attributes whose URL a browser fetches on its own (links a reader clicks are not requests).
+FETCHED = re.compile(
+    r"""<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)=["']([^"']+)"""
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    mkdocs = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(MKDOCS_YML)]
+    result = subprocess.run(
+        [*mkdocs, "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_landing_page_lists_the_installed_versions(site):
+    html = (site / "index.html").read_text()
+    for name in ("jax", "flax", "optax", "orbax-checkpoint"):
+        assert f"<td>{name}</td>" in html
+        assert f"<code>{metadata.version(name)}</code>" in html
+    assert "<!-- versions -->" not in html
+
+
+def test_maths_is_rendered_by_the_sites_own_katex(site):
+    html = (site / "index.html").read_text()
+    assert 'class="arithmatex"' in html
+    for asset in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
+        assert (site / "assets/katex" / asset).is_file()
+    assert list((site / "assets/katex/fonts").glob("KaTeX_Main-Regular.woff2"))
+
+
+def test_no_page_fetches_from_another_host(site):
+    offenders = []
+    for page in site.rglob("*.html"):
+        for url in FETCHED.findall(page.read_text()):
+            if re.match(r"(https?:)?//", url):
+                offenders.append(f"{page.relative_to(site)}: {url}")
+    for sheet in site.rglob("*.css"):
+        offenders += [
+            f"{sheet.name}: {u}"
+            for u in re.findall(r"url\((?:'|\")?(https?://[^)'\"]+)", sheet.read_text())
+        ]
+        offenders += [
+            f"{sheet.name}: @import"
+            for _ in re.findall(r"@import\s+url\(\s*['\"]?https?://", sheet.read_text())
+        ]
+    assert not offenders, offenders
