@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=${FLAXGUIDE_VENV:-.venv}
+# Material prints a multi-line banner about its successor on every build; keep logs readable.
+export NO_MKDOCS_2_WARNING=1
 
 setup() {
   if [ ! -x "$venv/bin/python" ]; then

@@ -209,3 +209,17 @@ def run_page(page: Path, config_file: Path) -> list[tuple[Block, str]]:
     """Expand and run one page of the site."""
     text = expand_snippets(page.read_text(encoding="utf-8"), config_file)
     return run_markdown(text, name=str(page))
+
+
+if __name__ == "__main__":
+    # Authoring aid: `python tests/docs_harness.py docs/page.md` runs the page and prints what each
+    # block printed, so an author can show it. The tests then hold the page to it.
+    import argparse
+
+    cli = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    cli.add_argument("page", type=Path)
+    cli.add_argument("--config", type=Path, default=Path("mkdocs.yml"))
+    args = cli.parse_args()
+    for block, printed in run_page(args.page, args.config):
+        print(f"--- block at expanded line {block.start + 1} printed:")
+        print(printed, end="" if printed.endswith("\n") or not printed else "\n")
