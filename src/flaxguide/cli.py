@@ -1,6 +1,7 @@
-"""The command line: `python -m flaxguide COMMAND ...`.
+"""The command line: `python -m flaxguide {train,sample,figures,bench}`.
 
-Kept thin: it parses arguments, checks them, and calls the package.
+Kept thin: it parses and checks arguments, then calls the package. Bad input exits with
+status 2 and a message that says what was wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -15,75 +17,199 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from flaxguide.config import PRESETS
+
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
+
+
+class UsageError(Exception):
+    """Input the command cannot use; reported with exit status 2."""
 
 
 def provenance() -> dict:
     """Where, when and with what a result was produced."""
     import jax
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = None, None
+    def git(*args: str) -> str | None:
+        try:
+            result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return result.stdout.strip()
+
     device = jax.devices()[0]
+    status = git("status", "--porcelain", "--untracked-files=no", "--", "src")
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": commit,
-        "uncommitted_changes": dirty,
+        "commit": git("rev-parse", "HEAD"),
+        "package_code_modified": None if status is None else bool(status),
         "device": {"platform": device.platform, "kind": device.device_kind},
-        "host": {"machine": platform.machine(), "cpus": _cpu_count()},
+        "host": {"machine": platform.machine(), "cpus": len(os.sched_getaffinity(0))},
         "python": platform.python_version(),
         "versions": {name: metadata.version(name) for name in PACKAGES},
     }
 
 
-def _cpu_count() -> int | None:
-    import os
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {value}")
+    return value
+
+
+def digit(text: str) -> int:
+    if text not in [str(d) for d in range(10)]:
+        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {text!r}")
+    return int(text)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from flaxguide.checkpoint import check_new_run_dir
+    from flaxguide.config import get_config
+    from flaxguide.run import train_run
+
+    try:
+        config = get_config(
+            args.preset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            latent_dim=args.latent_dim,
+            kl_weight=args.kl_weight,
+            learning_rate=args.learning_rate,
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    check_new_run_dir(args.out)
+    metrics = train_run(config, args.out, preset=args.preset, provenance=provenance())
+    print(
+        f"test_nelbo {metrics['test_nelbo']:.2f} nats, "
+        f"conditional_accuracy {metrics['conditional_accuracy']:.2%}, "
+        f"classifier_test_accuracy {metrics['classifier_test_accuracy']:.2%}; wrote {args.out}"
+    )
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import jax
+    import jax.numpy as jnp
+
+    from flaxguide.checkpoint import load_run
+    from flaxguide.figures import image_grid
+    from flaxguide.models import generate
+
+    _, model, params, _ = load_run(args.run)
+    labels = jnp.full((args.n,), args.digit, jnp.int32)
+    images = generate(model, params, jax.random.key(args.seed), labels, args.temperature)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    image_grid(jax.device_get(images)).savefig(args.out, dpi=80)
+    print(f"wrote {args.n} samples of digit {args.digit} to {args.out}")
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from flaxguide.data import load_mnist
-    from flaxguide.figures import digit_rows
+    from flaxguide.figures import draw_all
 
     start = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    images, labels = load_mnist("test")
-    written = {}
-    fig = digit_rows(images, labels)
-    fig.savefig(args.out / "mnist-test-digits.png", dpi=80)
-    written["mnist-test-digits.png"] = "the first 12 test images of each digit (real MNIST)"
+    written = draw_all(args.run, args.out, args.bench)
     manifest = {
         "command": " ".join(["python -m flaxguide", *sys.argv[1:]]),
         "figures": written,
-        "seconds": round(time.perf_counter() - start, 2),
-        **provenance(),
+        "figures_seconds": round(time.perf_counter() - start, 1),
+        "figures_drawn": provenance(),
     }
+    if args.run is not None:
+        from flaxguide.checkpoint import read_run
+
+        run, metrics = read_run(args.run)
+        manifest["run"] = {k: v for k, v in run.items() if k != "format"}
+        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
+        # The run's full metrics, history included, travel with the figures they explain.
+        (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {len(written)} figure(s) and manifest.json to {args.out}")
+    print(f"wrote {len(written)} figures and manifest.json to {args.out}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from flaxguide.bench import run_benchmark
+    from flaxguide.config import get_config
+    from flaxguide.data import default_data_dir, load_mnist
+    from flaxguide.train import prepare
+
+    train = prepare(*load_mnist("train"))
+    result = run_benchmark(get_config("full"), train, default_data_dir(), progress=print)
+    result |= provenance()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train the class-conditioned VAE on MNIST")
+    train.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    train.add_argument("--out", type=Path, required=True, help="a new run directory")
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--latent-dim", type=positive_int)
+    train.add_argument("--kl-weight", type=non_negative_float)
+    train.add_argument("--learning-rate", type=positive_float)
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser("sample", help="draw digits of one class from a trained run")
+    sample.add_argument("--run", type=Path, required=True)
+    sample.add_argument("--digit", type=digit, required=True)
+    sample.add_argument("-n", type=positive_int, default=16, help="how many samples")
+    sample.add_argument("--temperature", type=positive_float, default=1.0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", type=Path, required=True, help="a .png file")
+    sample.set_defaults(func=cmd_sample)
+
     figures = sub.add_parser("figures", help="draw every figure the site shows")
+    figures.add_argument("--run", type=Path, help="a finished run (from `train`)")
+    figures.add_argument("--bench", type=Path, help="a result file from `bench`, to plot")
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)
+
+    bench = sub.add_parser("bench", help="time the training loop's data paths")
+    bench.add_argument("--out", type=Path, required=True, help="a .json file")
+    bench.set_defaults(func=cmd_bench)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    args.func(args)
+    cli = parser()
+    args = cli.parse_args(argv)
+    from flaxguide.checkpoint import RunError
+    from flaxguide.data import MNISTChecksumError, MNISTUnavailableError
+
+    try:
+        args.func(args)
+    except (UsageError, RunError) as err:
+        cli.exit(2, f"{cli.prog} {args.command}: error: {err}\n")
+    except (MNISTUnavailableError, MNISTChecksumError, FileNotFoundError) as err:
+        cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")

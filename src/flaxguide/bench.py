@@ -1,0 +1,142 @@
+"""How fast each way of feeding the training step runs, against the machine's matmul rate.
+
+A benchmark prints numbers; it asserts nothing. Compare rows within one run only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from flaxguide.config import Config
+from flaxguide.train import create_state, create_train_epoch, create_train_step
+
+
+def _timed(fn, repeats: int) -> float:
+    """The best of `repeats` wall-clock times of `fn()`, which must block until done."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(sizes=(1024, 2048), repeats: int = 5) -> float:
+    """The best fp32 `jnp.dot` rate over square sizes, in GFLOP/s (2 n^3 FLOPs each)."""
+    best = 0.0
+    for n in sizes:
+        a = jax.random.normal(jax.random.key(n), (n, n))
+        dot = jax.jit(jnp.dot)
+        dot(a, a).block_until_ready()
+        seconds = _timed(lambda a=a, dot=dot: dot(a, a).block_until_ready(), repeats)
+        best = max(best, 2 * n**3 / seconds / 1e9)
+    return best
+
+
+def step_flops(config: Config, batch_size: int) -> float:
+    """FLOPs of one training step at `batch_size`, from XLA's cost analysis of the compiled step."""
+    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    step = create_train_step(model, optimiser, config.kl_weight)
+    images = jnp.zeros((batch_size, 784), jnp.uint8)
+    labels = jnp.zeros((batch_size,), jnp.int32)
+    compiled = step.lower(params, opt_state, images, labels, jax.random.key(1)).compile()
+    return float(compiled.cost_analysis()["flops"])
+
+
+def outline_loop(config: Config, mnist_root, num_batches: int = 600) -> float:
+    """Examples/s of the classic loop: torchvision `ToTensor` + `DataLoader` at batch 16."""
+    import torchvision.transforms as T
+    from torch.utils.data import DataLoader
+    from torchvision.datasets import MNIST
+
+    dataset = MNIST(mnist_root, train=True, transform=T.ToTensor(), download=False)
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, drop_last=True)
+    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    step = create_train_step(model, optimiser, config.kl_weight)
+    key = jax.random.key(1)
+    batches = iter(loader)
+    x, y = next(batches)  # compile outside the timing
+    args = (x.numpy().reshape(16, -1), y.numpy().astype(np.int32), key)
+    jax.block_until_ready(step(params, opt_state, *args))
+    start = time.perf_counter()
+    for _, (x, y) in zip(range(num_batches), batches, strict=False):
+        key, step_key = jax.random.split(key)
+        x, y = x.numpy().reshape(16, -1), y.numpy().astype(np.int32)
+        params, opt_state, _ = step(params, opt_state, x, y, step_key)
+    jax.block_until_ready(params)
+    return num_batches * 16 / (time.perf_counter() - start)
+
+
+def per_batch_loop(config: Config, train, batch_size: int = 128) -> float:
+    """Examples/s of one jitted step per batch, data on the device, Python driving the loop."""
+    images, labels = train
+    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    step = create_train_step(model, optimiser, config.kl_weight)
+    num_steps = images.shape[0] // batch_size
+    perm = np.random.default_rng(0).permutation(images.shape[0])
+    batches = perm[: num_steps * batch_size].reshape(num_steps, batch_size)
+    key = jax.random.key(1)
+
+    def run(params, opt_state):
+        for idx in batches:
+            params, opt_state, _ = step(params, opt_state, images[idx], labels[idx], key)
+        return jax.block_until_ready(params)
+
+    jax.block_until_ready(step(params, opt_state, images[batches[0]], labels[batches[0]], key))
+    return num_steps * batch_size / _timed(lambda: run(params, opt_state), 1)
+
+
+def whole_epoch(config: Config, train, batch_size: int, repeats: int = 2) -> float:
+    """Examples/s of a whole epoch in one `jit` (`lax.scan`, on-device shuffle)."""
+    images, labels = train
+    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    epoch = create_train_epoch(model, optimiser, config.kl_weight, batch_size)
+    key = jax.random.key(1)
+    jax.block_until_ready(epoch(params, opt_state, images, labels, key))  # compile
+    seconds = _timed(
+        lambda: jax.block_until_ready(epoch(params, opt_state, images, labels, key)), repeats
+    )
+    return (images.shape[0] // batch_size) * batch_size / seconds
+
+
+def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
+    """Every row of the comparison, with FLOP rates and ratios. `train` is on the device."""
+    rows = []
+    gflops = matmul_gflops()
+    progress(f"fp32 matmul: {gflops:.1f} GFLOP/s")
+    flops_per_example = {b: step_flops(config, b) / b for b in (16, 128, 512)}
+    cases = [
+        (
+            "outline loop: DataLoader + ToTensor, jitted step",
+            16,
+            lambda: outline_loop(config, mnist_root),
+        ),
+        ("jitted step per batch, data on device", 128, lambda: per_batch_loop(config, train, 128)),
+        ("whole epoch in one jit (lax.scan)", 128, lambda: whole_epoch(config, train, 128)),
+        ("whole epoch in one jit (lax.scan)", 512, lambda: whole_epoch(config, train, 512)),
+    ]
+    for name, batch, measure in cases:
+        rate = measure()
+        achieved = rate * flops_per_example[batch] / 1e9
+        rows.append(
+            {
+                "path": name,
+                "batch_size": batch,
+                "examples_per_second": round(rate, 1),
+                "gflops_per_second": round(achieved, 2),
+                "fraction_of_matmul": round(achieved / gflops, 3),
+            }
+        )
+        progress(f"{name} @ {batch}: {rate:,.0f} examples/s, {achieved:.1f} GFLOP/s")
+    outline = rows[0]["examples_per_second"]
+    for row in rows:
+        row["speedup_vs_outline"] = round(row["examples_per_second"] / outline, 2)
+    return {
+        "matmul_gflops_per_second": round(gflops, 1),
+        "flops_per_example": {str(b): f for b, f in flops_per_example.items()},
+        "rows": rows,
+    }

@@ -1,0 +1,103 @@
+"""The command line: clear errors with exit status 2, and the quick preset end to end."""
+
+import json
+
+import pytest
+
+from flaxguide.cli import main
+
+
+def run_cli(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
+        (["train", "--epochs", "0", "--out", "x"], "must be positive, got 0"),
+        (["train", "--batch-size", "-8", "--out", "x"], "must be positive, got -8"),
+        (["train", "--latent-dim", "two", "--out", "x"], "'two' is not a whole number"),
+        (["train", "--kl-weight", "-1", "--out", "x"], "must be zero or positive, got -1.0"),
+        (["train", "--learning-rate", "0", "--out", "x"], "must be positive, got 0.0"),
+        (
+            ["sample", "--run", "r", "--digit", "10", "--out", "s.png"],
+            "digit from 0 to 9, got '10'",
+        ),
+        (["sample", "--run", "r", "--digit", "3", "-n", "0", "--out", "s.png"], "must be positive"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err
+
+
+def test_a_missing_run_directory(capsys, tmp_path):
+    code, err = run_cli(
+        capsys, "sample", "--run", str(tmp_path / "nope"), "--digit", "3", "--out", "s.png"
+    )
+    assert code == 2
+    assert "does not exist" in err and "train --out" in err
+
+
+def test_a_foreign_run_directory(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a run")
+    code, err = run_cli(capsys, "figures", "--run", str(tmp_path), "--out", str(tmp_path / "f"))
+    assert code == 2
+    assert "is not a flaxguide run" in err
+
+
+def test_train_refuses_to_overwrite(capsys, tmp_path):
+    (tmp_path / "keep.txt").write_text("precious")
+    code, err = run_cli(capsys, "train", "--out", str(tmp_path))
+    assert code == 2
+    assert "not empty" in err
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, mnist_mirror):
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+        mp.setenv("FLAXGUIDE_DATA", str(tmp_path_factory.mktemp("data")))
+        main(["train", "--preset", "quick", "--out", str(out)])
+    return out
+
+
+def test_quick_preset_trains_and_writes_a_run(quick_run):
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["preset"] == "quick"
+    assert len(metrics["history"]) == 2
+    # Two epochs already beat a model that predicts grey: 784 * log 2 = 543 nats.
+    assert 0 < metrics["test_nelbo"] < 200
+    assert 0.9 < metrics["classifier_test_accuracy"] <= 1.0
+    assert 0.1 < metrics["conditional_accuracy"] <= 1.0
+    assert (quick_run / "checkpoint").is_dir()
+
+
+def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monkeypatch):
+    monkeypatch.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+    monkeypatch.setenv("FLAXGUIDE_DATA", str(tmp_path / "data"))
+    main(
+        [
+            "sample",
+            "--run",
+            str(quick_run),
+            "--digit",
+            "7",
+            "-n",
+            "8",
+            "--out",
+            str(tmp_path / "s.png"),
+        ]
+    )
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    main(["figures", "--run", str(quick_run), "--out", str(tmp_path / "figures")])
+    manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
+    assert manifest["run"]["preset"] == "quick"
+    for name in manifest["figures"]:
+        assert (tmp_path / "figures" / name).stat().st_size > 1000

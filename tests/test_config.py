@@ -1,0 +1,55 @@
+"""The typed config: presets, overrides and validation."""
+
+import dataclasses
+
+import pytest
+
+from flaxguide.config import PRESETS, Config, from_dict, get_config, to_dict
+
+
+def test_presets_differ_only_in_budget():
+    quick, full = PRESETS["quick"], PRESETS["full"]
+    assert quick.epochs < full.epochs
+    assert (
+        dataclasses.replace(
+            quick,
+            epochs=full.epochs,
+            judge_epochs=full.judge_epochs,
+            samples_per_digit=full.samples_per_digit,
+        )
+        == full
+    )
+
+
+def test_overrides_apply_and_none_is_ignored():
+    config = get_config("full", epochs=3, seed=None)
+    assert config.epochs == 3
+    assert config.seed == PRESETS["full"].seed
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown preset 'huge'; choose one of"):
+        get_config("huge")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("batch_size", 0, "batch_size must be positive"),
+        ("latent_dim", -1, "latent_dim must be positive"),
+        ("learning_rate", 0.0, "learning_rate must be positive"),
+        ("kl_weight", -0.5, "kl_weight must be zero or positive"),
+        ("decoder_dims", (256, 10), "must end with 784 units"),
+    ],
+)
+def test_bad_values_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        Config(**{field: value})
+
+
+def test_round_trip_through_json_types():
+    config = get_config("quick")
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in to_dict(config).items()}
+    assert from_dict(values) == config
+    with pytest.raises(ValueError, match="unknown config fields"):
+        from_dict({**values, "dropout": 0.1})

@@ -1,0 +1,25 @@
+"""The judge: its augmentation and its predictions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from flaxguide.judge import Classifier, predict, random_shift
+
+
+def test_random_shift_moves_pixels_without_changing_them(key):
+    image = jnp.zeros((1, 28, 28), jnp.uint8).at[0, 14, 14].set(255).reshape(1, 784)
+    shifted = random_shift(key, jnp.repeat(image, 64, axis=0), max_shift=2).reshape(64, 28, 28)
+    rows, cols = np.nonzero(np.asarray(shifted).sum(axis=0))
+    assert shifted.dtype == jnp.uint8
+    assert set(rows) <= set(range(12, 17)) and set(cols) <= set(range(12, 17))
+    assert len(set(zip(rows, cols, strict=True))) > 10  # many offsets were drawn
+    np.testing.assert_array_equal(np.asarray(shifted).reshape(64, -1).sum(axis=1), 255)
+
+
+def test_predict_accepts_uint8_rows_and_float_squares(key):
+    model = Classifier(hidden=(16,))
+    params = model.init(key, jnp.zeros((1, 784)), train=False)
+    x = jax.random.randint(key, (5, 784), 0, 256).astype(jnp.uint8)
+    as_float = (x.astype(jnp.float32) / 255.0).reshape(5, 28, 28)
+    np.testing.assert_array_equal(predict(model, params, x), predict(model, params, as_float))
