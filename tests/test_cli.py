@@ -2,6 +2,8 @@
 
 import json
 
+import jax
+import numpy as np
 import pytest
 
 from flaxguide.cli import main
@@ -76,7 +78,69 @@ def test_quick_preset_trains_and_writes_a_run(quick_run):
     assert 0 < metrics["test_nelbo"] < 200
     assert 0.9 < metrics["classifier_test_accuracy"] <= 1.0
     assert 0.1 < metrics["conditional_accuracy"] <= 1.0
-    assert (quick_run / "checkpoint").is_dir()
+    assert sorted(p.name for p in (quick_run / "checkpoints").iterdir() if p.name.isdigit()) == [
+        "1",
+        "2",
+    ]
+
+
+@pytest.fixture
+def mnist_env(mnist_mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+    monkeypatch.setenv("FLAXGUIDE_DATA", str(tmp_path / "data"))
+
+
+def test_stop_and_resume_gives_the_uninterrupted_run(quick_run, tmp_path, mnist_env, capsys):
+    out = tmp_path / "resumed"
+    main(["train", "--preset", "quick", "--stop-after", "1", "--out", str(out)])
+    assert "continue with: python -m flaxguide train --resume" in capsys.readouterr().out
+    assert not (out / "metrics.json").exists()
+    main(["train", "--resume", "--out", str(out)])
+    resumed = json.loads((out / "metrics.json").read_text())
+    straight = json.loads((quick_run / "metrics.json").read_text())
+    for name in ("test_nelbo", "test_nelbo_raw_params", "conditional_accuracy"):
+        assert resumed[name] == straight[name], name
+    for a, b in zip(resumed["history"], straight["history"], strict=True):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {
+            k: v for k, v in b.items() if k != "seconds"
+        }
+
+
+def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
+    from flaxguide.run import load_trained
+
+    out = tmp_path / "finetuned"
+    main(
+        [
+            "train",
+            "--finetune-from",
+            str(quick_run),
+            "--digits",
+            "5-9",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    run = json.loads((out / "run.json").read_text())
+    assert run["finetuned_from"] == {"run": str(quick_run), "epoch": 2}
+    assert run["digits"] == [5, 6, 7, 8, 9]
+    _, _, source, _ = load_trained(quick_run)
+    _, _, tuned, _ = load_trained(out)
+    for name in ("encoder", "to_latent", "decoder"):
+        same = jax.tree.all(
+            jax.tree.map(
+                np.array_equal, source.params["params"][name], tuned.params["params"][name]
+            )
+        )
+        assert same == (name != "decoder"), name
+
+
+def test_resume_needs_an_unfinished_run_directory(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--resume", "--out", str(tmp_path / "missing"))
+    assert code == 2
+    assert "does not exist" in err
 
 
 def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monkeypatch):

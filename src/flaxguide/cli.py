@@ -7,6 +7,7 @@ status 2 and a message that says what was wrong and how to fix it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -86,25 +87,73 @@ def digit(text: str) -> int:
     return int(text)
 
 
+def digit_set(text: str) -> tuple[int, ...]:
+    """`0-4`, `5,6,7` or `3`: a set of digits."""
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-"))
+            digits = tuple(range(low, high + 1))
+        else:
+            digits = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected digits like 0-4 or 5,6,7, got {text!r}"
+        ) from None
+    if not digits or any(not 0 <= d <= 9 for d in digits):
+        raise argparse.ArgumentTypeError(f"digits must lie in 0-9, got {text!r}")
+    return digits
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from flaxguide.checkpoint import check_new_run_dir
     from flaxguide.config import get_config
     from flaxguide.run import train_run
 
-    try:
-        config = get_config(
-            args.preset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            latent_dim=args.latent_dim,
-            kl_weight=args.kl_weight,
-            learning_rate=args.learning_rate,
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "latent_dim": args.latent_dim,
+        "kl_weight": args.kl_weight,
+        "learning_rate": args.learning_rate,
+        "schedule": args.schedule,
+        "warmup_epochs": args.warmup_epochs,
+        "ema_decay": args.ema_decay,
+        "save_every": args.save_every,
+    }
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
+        if given or args.no_clip or args.clip_norm or args.digits or args.finetune_from:
+            raise UsageError(
+                "--resume continues a run with its own settings (from its run.json); "
+                f"drop {', '.join(given) or 'the other training options'}"
+            )
+        config = None
+    else:
+        check_new_run_dir(args.out)
+        if args.clip_norm is not None:
+            overrides["clip_norm"] = args.clip_norm
+        try:
+            config = get_config(args.preset, **overrides)
+            if args.no_clip:  # get_config leaves None alone, so switch clipping off here
+                config = dataclasses.replace(config, clip_norm=None)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+    metrics = train_run(
+        config,
+        args.out,
+        preset=args.preset,
+        provenance=provenance(),
+        digits=args.digits,
+        resume=args.resume,
+        finetune_from=args.finetune_from,
+        stop_after=args.stop_after,
+    )
+    if metrics is None:
+        print(
+            f"stopped as asked; continue with: python -m flaxguide train --resume --out {args.out}"
         )
-    except ValueError as err:
-        raise UsageError(str(err)) from err
-    check_new_run_dir(args.out)
-    metrics = train_run(config, args.out, preset=args.preset, provenance=provenance())
+        return
     print(
         f"test_nelbo {metrics['test_nelbo']:.2f} nats, "
         f"conditional_accuracy {metrics['conditional_accuracy']:.2%}, "
@@ -116,13 +165,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
     import jax
     import jax.numpy as jnp
 
-    from flaxguide.checkpoint import load_run
     from flaxguide.figures import image_grid
     from flaxguide.models import generate
+    from flaxguide.run import load_trained
 
-    _, model, params, _ = load_run(args.run)
+    _, model, state, _ = load_trained(args.run)
     labels = jnp.full((args.n,), args.digit, jnp.int32)
-    images = generate(model, params, jax.random.key(args.seed), labels, args.temperature)
+    images = generate(model, state.ema_params, jax.random.key(args.seed), labels, args.temperature)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     image_grid(jax.device_get(images)).savefig(args.out, dpi=80)
     print(f"wrote {args.n} samples of digit {args.digit} to {args.out}")
@@ -142,11 +191,10 @@ def cmd_figures(args: argparse.Namespace) -> None:
     if args.run is not None:
         from flaxguide.checkpoint import read_run
 
-        run, metrics = read_run(args.run)
+        run = read_run(args.run)
+        metrics = json.loads((args.out / "metrics.json").read_text())  # copied by draw_all
         manifest["run"] = {k: v for k, v in run.items() if k != "format"}
         manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
-        # The run's full metrics, history included, travel with the figures they explain.
-        (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
@@ -178,6 +226,23 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=positive_int)
     train.add_argument("--kl-weight", type=non_negative_float)
     train.add_argument("--learning-rate", type=positive_float)
+    train.add_argument("--schedule", choices=["warmup_cosine", "constant"])
+    train.add_argument("--warmup-epochs", type=int)
+    clip = train.add_mutually_exclusive_group()
+    clip.add_argument("--clip-norm", type=positive_float, help="global gradient-norm limit")
+    clip.add_argument("--no-clip", action="store_true", help="turn gradient clipping off")
+    train.add_argument("--ema-decay", type=non_negative_float)
+    train.add_argument("--save-every", type=positive_int, help="epochs between checkpoints")
+    train.add_argument("--digits", type=digit_set, help="train on these digits only, e.g. 0-4")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --out"
+    )
+    train.add_argument(
+        "--finetune-from", type=Path, help="a run to finetune, with its encoder frozen"
+    )
+    train.add_argument(
+        "--stop-after", type=positive_int, help="stop after this many epochs (resumable)"
+    )
     train.set_defaults(func=cmd_train)
 
     sample = sub.add_parser("sample", help="draw digits of one class from a trained run")

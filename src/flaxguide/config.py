@@ -25,13 +25,30 @@ class Config:
     kl_weight: float = 1.0  # 1 trains on the true ELBO; below 1 trades samples for sharpness
     seed: int = 0
 
+    # The final loop (chapter 5).
+    schedule: str = "warmup_cosine"  # or "constant"
+    warmup_epochs: int = 1
+    clip_norm: float | None = 100.0  # global gradient norm; typical norms are 40-80
+    # (None turns clipping off)
+    ema_decay: float = 0.999  # EMA of the parameters, about the last 1,000 steps
+    save_every: int = 5  # epochs between checkpoints
+    keep_checkpoints: int = 2  # the latest K are kept, plus the best by test negative ELBO
+
     # The judge: a separate MLP classifier that labels generated digits.
     judge_epochs: int = 10
     samples_per_digit: int = 1000  # for `conditional_accuracy`
     # --8<-- [end:config]
 
     def __post_init__(self) -> None:
-        positive = ("latent_dim", "num_classes", "batch_size", "epochs", "judge_epochs")
+        positive = (
+            "latent_dim",
+            "num_classes",
+            "batch_size",
+            "epochs",
+            "judge_epochs",
+            "save_every",
+            "keep_checkpoints",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -39,6 +56,21 @@ class Config:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.kl_weight < 0:
             raise ValueError(f"kl_weight must be zero or positive, got {self.kl_weight}")
+        if self.schedule not in ("warmup_cosine", "constant"):
+            raise ValueError(
+                f"schedule must be 'warmup_cosine' or 'constant', got {self.schedule!r}"
+            )
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(
+                f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
+                f"got {self.warmup_epochs}"
+            )
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise ValueError(
+                f"clip_norm must be positive (or None for no clipping), got {self.clip_norm}"
+            )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.samples_per_digit <= 0:
             raise ValueError(f"samples_per_digit must be positive, got {self.samples_per_digit}")
         dims = self.encoder_dims + self.decoder_dims
@@ -55,7 +87,7 @@ class Config:
 # `quick` exercises every code path in seconds (tests, CI, the notebook); `full` makes the
 # published figures and numbers.
 PRESETS = {
-    "quick": Config(epochs=2, judge_epochs=2, samples_per_digit=100),
+    "quick": Config(epochs=2, judge_epochs=2, samples_per_digit=100, save_every=1),
     "full": Config(),
 }
 

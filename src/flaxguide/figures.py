@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: figures are drawn on machines without a display
 
+import json
 from pathlib import Path
 
 import jax
@@ -160,14 +161,53 @@ def bench_plot(result: dict) -> Figure:
     return fig
 
 
+# --8<-- [start:schedule_plot]
+def schedule_plot(schedule, num_steps: int, steps_per_epoch: int) -> Figure:
+    """The learning rate at every step, evaluated from the schedule object itself."""
+    steps = np.arange(num_steps)
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.plot(steps / steps_per_epoch, np.asarray(jax.vmap(schedule)(steps)))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+    # --8<-- [end:schedule_plot]
+
+
+def dynamics(history: list[dict]) -> Figure:
+    """Per epoch: the logged learning rate, gradient norms, and test loss of raw vs EMA params."""
+    epochs = [row["epoch"] for row in history]
+    fig, (lr, norm, ema) = plt.subplots(1, 3, figsize=(12, 3.2))
+    lr.plot(epochs, [row["learning_rate_end"] for row in history])
+    lr.set_title("learning rate (logged)")
+    norm.plot(epochs, [row["train_grad_norm"] for row in history], label="mean")
+    norm.plot(epochs, [row["train_grad_norm_max"] for row in history], label="max")
+    norm.set_yscale("log")
+    norm.set_title("global gradient norm, before clipping")
+    norm.legend()
+    ema.plot(epochs, [row["test_nelbo"] for row in history], label="raw parameters")
+    ema.plot(epochs, [row["test_ema_nelbo"] for row in history], label="EMA parameters")
+    low = min(row["test_ema_nelbo"] for row in history)
+    ema.set_ylim(low - 1, low + 12)
+    ema.set_title("test negative ELBO (nats)")
+    ema.legend()
+    for ax in (lr, norm, ema):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def _pairs_of_same_class(labels: np.ndarray, digits=(2, 4, 7)) -> list[tuple[int, int]]:
     return [tuple(np.flatnonzero(labels == d)[:2]) for d in digits]
 
 
 def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict[str, str]:
     """Draw every figure the site shows into `out`; returns {file name: what it shows}."""
-    from flaxguide.checkpoint import load_run
     from flaxguide.data import load_mnist
+    from flaxguide.optim import learning_rate_schedule
+    from flaxguide.run import load_trained
 
     out.mkdir(parents=True, exist_ok=True)
     images, labels = load_mnist("test")
@@ -178,9 +218,25 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
         )
     }
     if run_dir is not None:
-        config, model, params, metrics = load_run(run_dir)
+        config, model, state, metrics = load_trained(run_dir)
+        # The run's full metrics, history included, travel with the figures they explain.
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        params = state.ema_params
         key = jax.random.key(config.seed + 2)
+        spe = metrics["steps_per_epoch"]
         figures |= {
+            "samples-raw.png": (
+                "the same samples from the raw (not averaged) parameters",
+                sample_rows(model, state.params, key),
+            ),
+            "schedule.png": (
+                "the learning-rate schedule of the run, from its schedule object",
+                schedule_plot(learning_rate_schedule(config, spe), config.epochs * spe, spe),
+            ),
+            "dynamics.png": (
+                "logged learning rate, gradient norms, raw vs EMA test loss",
+                dynamics(metrics["history"]),
+            ),
             "samples.png": (
                 "12 samples per digit from the prior (temperature 1)",
                 sample_rows(model, params, key),
@@ -200,8 +256,6 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
             "curves.png": ("train and test loss per epoch", curves(metrics["history"])),
         }
     if bench is not None:
-        import json
-
         figures["bench.png"] = (
             "training throughput of each data path",
             bench_plot(json.loads(Path(bench).read_text())),
