@@ -47,7 +47,7 @@ def step_flops(config: Config, batch_size: int) -> float:
     return float(compiled.cost_analysis()["flops"])
 
 
-def outline_loop(config: Config, mnist_root, num_batches: int = 600) -> float:
+def classic_loop(config: Config, mnist_root, num_batches: int = 600) -> float:
     """Examples/s of the classic loop: torchvision `ToTensor` + `DataLoader` at batch 16."""
     import torchvision.transforms as T
     from torch.utils.data import DataLoader
@@ -111,9 +111,9 @@ def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
     flops_per_example = {b: step_flops(config, b) / b for b in (16, 128, 512)}
     cases = [
         (
-            "outline loop: DataLoader + ToTensor, jitted step",
+            "classic loop: DataLoader + ToTensor, jitted step",
             16,
-            lambda: outline_loop(config, mnist_root),
+            lambda: classic_loop(config, mnist_root),
         ),
         ("jitted step per batch, data on device", 128, lambda: per_batch_loop(config, train, 128)),
         ("whole epoch in one jit (lax.scan)", 128, lambda: whole_epoch(config, train, 128)),
@@ -132,9 +132,9 @@ def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
             }
         )
         progress(f"{name} @ {batch}: {rate:,.0f} examples/s, {achieved:.1f} GFLOP/s")
-    outline = rows[0]["examples_per_second"]
+    classic = rows[0]["examples_per_second"]
     for row in rows:
-        row["speedup_vs_outline"] = round(row["examples_per_second"] / outline, 2)
+        row["speedup_vs_classic"] = round(row["examples_per_second"] / classic, 2)
     return {
         "matmul_gflops_per_second": round(gflops, 1),
         "flops_per_example": {str(b): f for b, f in flops_per_example.items()},

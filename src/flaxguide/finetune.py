@@ -11,8 +11,8 @@ import optax
 
 from flaxguide.config import Config
 from flaxguide.models import build_model
-from flaxguide.optim import current_learning_rate, make_optimiser
-from flaxguide.state import TrainState
+from flaxguide.optim import make_optimiser
+from flaxguide.state import TrainState, create_state_epoch
 from flaxguide.train import make_loss_fn
 
 
@@ -159,35 +159,12 @@ def create_finetune_epoch(
 ):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for finetuning.
 
-    The same epoch as `flaxguide.state.create_state_epoch`, except that the frozen modules are
-    not differentiated at all: their backward pass is never computed, whatever the step logs,
-    and `grad_norm` is the norm of the gradients the optimiser uses. Pair it with a state from
-    [`finetune_state`][flaxguide.finetune.finetune_state] with the same `frozen`.
+    Like [`create_state_epoch`][flaxguide.state.create_state_epoch], except that the frozen
+    modules are not differentiated at all: their backward pass is never computed, whatever the
+    step logs, and `grad_norm` is the norm of the gradients the optimiser uses. Pair it with a
+    state from [`finetune_state`][flaxguide.finetune.finetune_state] with the same `frozen`.
     """
     grad_fn = trainable_grad(make_loss_fn(build_model(config), config.kl_weight), frozen)
-    batch_size = batch_size or config.batch_size
-
-    def step(state: TrainState, batch):
-        images, labels, key = batch
-        grads, metrics = grad_fn(state.params, images, labels, key)
-        metrics["grad_norm"] = optax.tree.norm(grads)  # the frozen zeros add nothing
-        state = state.apply_gradients(grads=grads)
-        metrics["learning_rate"] = current_learning_rate(state.opt_state)
-        return state, metrics
-
-    @jax.jit
-    def train_epoch(state: TrainState, images, labels):
-        key, perm_key, step_key = jax.random.split(state.key, 3)
-        num_steps = images.shape[0] // batch_size
-        perm = jax.random.permutation(perm_key, images.shape[0])
-        batches = perm[: num_steps * batch_size].reshape(num_steps, batch_size)
-
-        def body(state, inputs):
-            idx, key = inputs
-            return step(state, (images[idx], labels[idx], key))
-
-        keys = jax.random.split(step_key, num_steps)
-        return jax.lax.scan(body, state.replace(key=key), (batches, keys))
-
-    return train_epoch
+    # The frozen zeros add nothing to the logged `grad_norm`.
+    return create_state_epoch(config, batch_size, grad_fn=grad_fn)
     # --8<-- [end:finetune_epoch]

@@ -280,3 +280,30 @@ def load_trained(run_dir: Path) -> tuple[Config, VAE, TrainState, dict]:
     target = empty_state(config, run, metrics["steps_per_epoch"])
     state, _, _ = restore_checkpoint(manager, target, epoch=config.epochs)
     return config, build_model(config), state, metrics
+
+
+def compare_runs(run_dirs: list[Path]) -> list[dict]:
+    """What each finished run was trained with, and the quality it reached."""
+    rows = []
+    for run_dir in run_dirs:
+        run, config = read_run_config(run_dir)
+        metrics_path = Path(run_dir) / "metrics.json"
+        if not metrics_path.is_file():
+            raise RunError(f"{run_dir} has not finished training (no metrics.json)")
+        metrics = json.loads(metrics_path.read_text())
+        rows.append(
+            {
+                "run": Path(run_dir).name,
+                "commit": run.get("commit"),
+                "epochs": config.epochs,
+                "schedule": config.schedule,
+                "clip_norm": config.clip_norm,
+                "ema_decay": config.ema_decay,
+                "test_nelbo_ema": metrics["test_nelbo"],
+                "test_nelbo_raw": metrics["test_nelbo_raw_params"],
+                "conditional_accuracy_ema": metrics["conditional_accuracy"],
+                "conditional_accuracy_raw": metrics["conditional_accuracy_raw_params"],
+                "train_seconds": metrics["train_seconds"],
+            }
+        )
+    return rows

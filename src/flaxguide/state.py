@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +25,7 @@ class TrainState(train_state.TrainState):
     key: jax.Array
     ema_decay: float = struct.field(pytree_node=False, default=0.999)
 
-    def apply_gradients(self, *, grads, **kwargs) -> TrainState:
+    def apply_gradients(self, *, grads, **kwargs) -> Self:
         state = super().apply_gradients(grads=grads, **kwargs)
         # Early on, average over the steps so far rather than over 1 / (1 - decay) of them, so
         # the average does not drag the random initial parameters along for thousands of steps.
@@ -56,18 +56,20 @@ def create_train_state(config: Config, key: jax.Array, steps_per_epoch: int) -> 
 
 
 # --8<-- [start:state_epoch]
-def create_state_epoch(config: Config, batch_size: int | None = None):
+def create_state_epoch(config: Config, batch_size: int | None = None, grad_fn=None):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)`.
 
     Compared with chapter 4's epoch, the state carries everything: the key comes out of it
-    and goes back in, so a saved state resumes exactly where it stopped.
+    and goes back in, so a saved state resumes exactly where it stopped. `grad_fn(params,
+    images, labels, key) -> (grads, metrics)` defaults to the gradient of the whole loss.
     """
     loss_fn = make_loss_fn(build_model(config), config.kl_weight)
+    grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
     batch_size = batch_size or config.batch_size
 
     def step(state: TrainState, batch):
         images, labels, key = batch
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, images, labels, key)
+        grads, metrics = grad_fn(state.params, images, labels, key)
         metrics["grad_norm"] = optax.tree.norm(grads)  # before clipping
         state = state.apply_gradients(grads=grads)
         metrics["learning_rate"] = current_learning_rate(state.opt_state)
