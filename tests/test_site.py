@@ -1,5 +1,6 @@
 """The built site: strict build, maths and versions in place, nothing fetched from third parties."""
 
+import json
 import os
 import re
 import subprocess
@@ -60,3 +61,11 @@ def test_no_page_fetches_from_another_host(site):
             for _ in re.findall(r"@import\s+url\(\s*['\"]?https?://", sheet.read_text())
         ]
     assert not offenders, offenders
+
+
+def test_quality_numbers_come_from_the_manifest(site):
+    manifest = json.loads((ROOT / "docs/figures/manifest.json").read_text())
+    html = (site / "cvae/index.html").read_text()
+    assert "<!-- run-metrics -->" not in html
+    assert f"<td>{manifest['metrics']['test_nelbo']:.2f} nats</td>" in html
+    assert f"<td>{manifest['metrics']['conditional_accuracy']:.2%}</td>" in html

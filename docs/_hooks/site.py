@@ -4,10 +4,13 @@
   so pages work offline and send no request to third parties.
 - Fill the `<!-- versions -->` marker with the versions the site is being built with, read from
   the installed packages rather than typed by hand.
+- Fill the `<!-- run-metrics -->` marker from `docs/figures/manifest.json`, so the quality
+  numbers on a page always belong to the figures beside them.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +23,8 @@ KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
 # Only what the pages load: the minified script, auto-render, the stylesheet and its fonts.
 KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
 VERSIONS_MARKER = "<!-- versions -->"
+METRICS_MARKER = "<!-- run-metrics -->"
+MANIFEST = ROOT / "docs" / "figures" / "manifest.json"
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
 
 
@@ -45,7 +50,26 @@ def versions_table() -> str:
     return "\n".join(lines)
 
 
+def metrics_table() -> str:
+    manifest = json.loads(MANIFEST.read_text())
+    run, metrics = manifest["run"], manifest["metrics"]
+    rows = [
+        ("preset", run["preset"]),
+        ("device", f"{run['device']['platform']} ({run['device']['kind']})"),
+        ("trained", f"{run['date']} at commit `{(run['commit'] or 'unknown')[:10]}`"),
+        ("`test_nelbo`", f"{metrics['test_nelbo']:.2f} nats"),
+        ("`conditional_accuracy`", f"{metrics['conditional_accuracy']:.2%}"),
+        ("`classifier_test_accuracy`", f"{metrics['classifier_test_accuracy']:.2%}"),
+        ("training time", f"{metrics['train_seconds'] / 60:.1f} min"),
+    ]
+    lines = ["| measure | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown, page, config, files):
     if VERSIONS_MARKER in markdown:
-        return markdown.replace(VERSIONS_MARKER, versions_table())
+        markdown = markdown.replace(VERSIONS_MARKER, versions_table())
+    if METRICS_MARKER in markdown:
+        markdown = markdown.replace(METRICS_MARKER, metrics_table())
     return markdown
