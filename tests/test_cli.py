@@ -165,3 +165,17 @@ def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monk
     assert manifest["run"]["preset"] == "quick"
     for name in manifest["figures"]:
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+
+
+def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch):
+    import flaxguide.run
+
+    def interrupted(config, out, **kwargs):
+        out.mkdir(parents=True)
+        (out / "run.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flaxguide.run, "train_run", interrupted)
+    code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"))
+    assert code == 130
+    assert f"train --resume --out {tmp_path / 'run'}" in err

@@ -85,3 +85,34 @@ def test_fit_logs_the_schedule_and_both_parameter_sets(data):
     assert last["test_ema_nelbo"] > last["test_nelbo"]
     assert not leaves_equal(state.ema_params, state.params)
     assert dataclasses.asdict(config)["ema_decay"] == state.ema_decay
+
+
+def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
+    import flaxguide.run as run
+
+    train, test = data
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
+    spe = train[0].shape[0] // config.batch_size
+    real = run.create_state_epoch
+
+    def interrupted_on_second_epoch(config):
+        epoch, calls = real(config), []
+
+        def train_epoch(state, images, labels):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return epoch(state, images, labels)
+
+        return train_epoch
+
+    monkeypatch.setattr(run, "create_state_epoch", interrupted_on_second_epoch)
+    manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
+    state = create_train_state(config, jax.random.key(0), spe)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, state, train, test, manager=manager, progress=False)
+    manager.wait_until_finished()
+    # Epoch 1 is not a multiple of save_every, but it is what was finished: it is kept.
+    assert latest_epoch(manager) == 1
+    _, history, _ = restore_checkpoint(manager, create_train_state(config, jax.random.key(0), spe))
+    assert [row["epoch"] for row in history] == [1]

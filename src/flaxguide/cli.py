@@ -277,3 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         cli.exit(2, f"{cli.prog} {args.command}: error: {err}\n")
     except (MNISTUnavailableError, MNISTChecksumError, FileNotFoundError) as err:
         cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "train" and (args.out / "run.json").is_file():
+            hint = f"; the last finished epoch is saved: train --resume --out {args.out}"
+        cli.exit(130, f"{cli.prog} {args.command}: interrupted{hint}\n")
