@@ -152,6 +152,24 @@ def read_run_config(run_dir: Path) -> tuple[dict, Config]:
     return run, from_dict(run["config"])
 
 
+def run_manager(run_dir: Path, config: Config):
+    """The checkpoint manager of a run directory, with the run's own retention settings."""
+    return checkpoint_manager(
+        Path(run_dir) / "checkpoints", save_every=config.save_every, keep=config.keep_checkpoints
+    )
+
+
+def read_metrics(run_dir: Path) -> dict:
+    """`metrics.json` of a finished run, with a clear error for an unfinished one."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise RunError(
+            f"{run_dir} has not finished training (no metrics.json); "
+            f"continue it with `train --resume --out {run_dir}`"
+        )
+    return json.loads(path.read_text())
+
+
 def empty_state(config: Config, run: dict, spe: int) -> TrainState:
     """A fresh state shaped like the run's: the target a checkpoint of that run restores into."""
     state = create_train_state(config, jax.random.key(config.seed), spe)
@@ -210,10 +228,7 @@ def train_run(
         preset = run["preset"]
     train, test = _load_data(digits)
     spe = steps_per_epoch(config, train)
-    manager = checkpoint_manager(
-        out / "checkpoints", save_every=config.save_every, keep=config.keep_checkpoints
-    )
-    state = create_train_state(config, jax.random.key(config.seed), spe)
+    manager = run_manager(out, config)
     history: list[dict] = []
     if resume:
         if latest_epoch(manager) is None:
@@ -227,20 +242,19 @@ def train_run(
             "config": to_dict(config),
             **provenance,
         }
-        if finetune_from is not None:
+        if finetune_from is None:
+            state = create_train_state(config, jax.random.key(config.seed), spe)
+        else:
             source_run, source_config = read_run_config(finetune_from)
-            source_manager = checkpoint_manager(
-                Path(finetune_from) / "checkpoints",
-                save_every=source_config.save_every,
-                keep=source_config.keep_checkpoints,
-            )
             # The architecture comes from the source run; the training settings from `config`.
             config = dataclasses.replace(
                 config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
             )
             run["config"] = to_dict(config)
-            source = empty_state(source_config, source_run, spe)
-            source, _, source_epoch = restore_checkpoint(source_manager, source)
+            source, _, source_epoch = restore_checkpoint(
+                run_manager(finetune_from, source_config),
+                empty_state(source_config, source_run, spe),
+            )
             state = finetune_state(source, config, spe)
             run["finetuned_from"] = {"run": str(finetune_from), "epoch": source_epoch}
         _write_json(out / "run.json", run)
@@ -267,18 +281,9 @@ def train_run(
 def load_trained(run_dir: Path) -> tuple[Config, VAE, TrainState, dict]:
     """The config, model, final state and metrics of a finished run."""
     run, config = read_run_config(run_dir)
-    metrics_path = Path(run_dir) / "metrics.json"
-    if not metrics_path.is_file():
-        raise RunError(
-            f"{run_dir} has not finished training (no metrics.json); "
-            f"continue it with `train --resume --out {run_dir}`"
-        )
-    metrics = json.loads(metrics_path.read_text())
-    manager = checkpoint_manager(
-        Path(run_dir) / "checkpoints", save_every=config.save_every, keep=config.keep_checkpoints
-    )
+    metrics = read_metrics(run_dir)
     target = empty_state(config, run, metrics["steps_per_epoch"])
-    state, _, _ = restore_checkpoint(manager, target, epoch=config.epochs)
+    state, _, _ = restore_checkpoint(run_manager(run_dir, config), target, epoch=config.epochs)
     return config, build_model(config), state, metrics
 
 
@@ -287,10 +292,7 @@ def compare_runs(run_dirs: list[Path]) -> list[dict]:
     rows = []
     for run_dir in run_dirs:
         run, config = read_run_config(run_dir)
-        metrics_path = Path(run_dir) / "metrics.json"
-        if not metrics_path.is_file():
-            raise RunError(f"{run_dir} has not finished training (no metrics.json)")
-        metrics = json.loads(metrics_path.read_text())
+        metrics = read_metrics(run_dir)
         rows.append(
             {
                 "run": Path(run_dir).name,
