@@ -11,6 +11,9 @@ Built on mktestdocs, with the gaps it leaves closed:
    is run on the same text as a cross-check that nothing it would run is missed.
 4. Shown output: a fenced block titled `Output`, directly after a Python block, must equal what
    that block printed (trailing spaces ignored). A changed digit fails the page.
+5. Measured output: a block titled `Output (times vary)` is held to the same rule, except that a
+   number written as a ratio or a share (`2.3x`, `41%`) may differ, since timings are noisy; the
+   words, the other numbers and the line count must still match.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import functools
 import io
 import re
 import sys
+import tempfile
 import traceback
 import types
 from dataclasses import dataclass
@@ -32,6 +36,9 @@ from mkdocs.config import load_config
 
 PYTHON_LANGS = {"python", "py", "python3"}
 OUTPUT_TITLE = "Output"
+TIMED_OUTPUT_TITLE = "Output (times vary)"
+# A measured ratio or share: `2.3x`, `0.97x`, `41%`, `-3%`. Only these may vary in a timed output.
+_MEASURED = re.compile(r"-?\d+(?:\.\d+)?(?=x\b|%)")
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
 # Any opening fence that names a Python-like language, however it is decorated. Closing fences
@@ -67,7 +74,11 @@ class Block:
 
     @property
     def is_output(self) -> bool:
-        return self.title == OUTPUT_TITLE
+        return self.title in (OUTPUT_TITLE, TIMED_OUTPUT_TITLE)
+
+    @property
+    def is_timed(self) -> bool:
+        return self.title == TIMED_OUTPUT_TITLE
 
 
 def _lang(info: str) -> str:
@@ -123,6 +134,11 @@ def _normalise(output: str) -> str:
     return "\n".join(line.rstrip() for line in output.strip("\n").split("\n"))
 
 
+def _mask_measured(output: str) -> str:
+    """`output` with every measured ratio and share replaced by one placeholder."""
+    return _MEASURED.sub("<measured>", output)
+
+
 def _pair_outputs(blocks: list[Block], lines: list[str]) -> dict[int, Block]:
     """Map each Python block's index to the output block shown right after it."""
     shown: dict[int, Block] = {}
@@ -156,6 +172,16 @@ def check_every_python_block_runs(text: str, blocks: list[Block]) -> None:
             raise PageError(f"mktestdocs finds a block the harness would not run:\n{code}")
 
 
+def _python_only(text: str, blocks: list[Block]) -> str:
+    """`text` with every line blanked except the code of its Python blocks (dedented)."""
+    lines = [""] * len(text.split("\n"))
+    for block in blocks:
+        if block.is_python:
+            code = block.code.rstrip("\n").split("\n")
+            lines[block.start + 1 : block.start + 1 + len(code)] = code
+    return "\n".join(lines) + "\n"
+
+
 def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
     """Run every Python block of expanded Markdown `text`; return (block, printed) pairs."""
     blocks = parse_blocks(text)
@@ -166,6 +192,12 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
     module = types.ModuleType(module_name)
     module.__file__ = name
     sys.modules[module_name] = module  # dataclasses and Flax look classes up by module
+    # Code is compiled as if from a Python file holding the page's Python blocks at their own
+    # line numbers: tracebacks show the page's lines, and tools that read a function's source
+    # file (inspect, torch.compile) find Python there rather than Markdown.
+    folder = tempfile.TemporaryDirectory(prefix="flaxguide-page-")
+    shadow = Path(folder.name) / (Path(name).name + ".py")
+    shadow.write_text(_python_only(text, blocks), encoding="utf-8")
     results = []
     try:
         for k, block in enumerate(blocks):
@@ -176,7 +208,7 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
             stdout = io.StringIO()
             try:
                 with contextlib.redirect_stdout(stdout):
-                    exec(compile(source, name, "exec"), module.__dict__)
+                    exec(compile(source, str(shadow), "exec"), module.__dict__)
             except Exception as err:
                 raise PageError(
                     f"{name}: the block at line {block.start + 1} raised "
@@ -185,7 +217,11 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
             printed = stdout.getvalue()
             if k in shown:
                 expected, actual = _normalise(shown[k].code), _normalise(printed)
-                if expected != actual:
+                if shown[k].is_timed:
+                    same = _mask_measured(expected) == _mask_measured(actual)
+                else:
+                    same = expected == actual
+                if not same:
                     diff = "\n".join(
                         difflib.unified_diff(
                             expected.split("\n"),
@@ -202,6 +238,7 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
             results.append((block, printed))
     finally:
         sys.modules.pop(module_name, None)
+        folder.cleanup()
     return results
 
 

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from flaxguide.chapters.debugging import count_compiles
 from flaxguide.cli import main
 
 
@@ -61,13 +62,25 @@ def test_train_refuses_to_overwrite(capsys, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory, mnist_mirror):
+def quick_run_and_compiles(tmp_path_factory, mnist_mirror):
     out = tmp_path_factory.mktemp("runs") / "quick"
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, count_compiles() as compiles:
         mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
         mp.setenv("FLAXGUIDE_DATA", str(tmp_path_factory.mktemp("data")))
         main(["train", "--preset", "quick", "--out", str(out)])
-    return out
+    return out, compiles
+
+
+@pytest.fixture(scope="module")
+def quick_run(quick_run_and_compiles):
+    return quick_run_and_compiles[0]
+
+
+def test_the_epoch_compiles_once_for_a_whole_run(quick_run_and_compiles):
+    _, compiles = quick_run_and_compiles
+    # Two epochs, each one call of the jitted epoch: the second must find the first's program.
+    assert compiles["train_epoch"] == 1, compiles
+    assert compiles["eval_step"] >= 1  # the counter sees the run's other programs too
 
 
 def test_quick_preset_trains_and_writes_a_run(quick_run):

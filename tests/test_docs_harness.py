@@ -109,6 +109,35 @@ def test_a_wrong_shown_output_fails():
         run_markdown(text)
 
 
+def timed_page(shown: str) -> str:
+    block = "```python\nprint('checkify: 2.71x slower, 64% in matmuls, 3 compiles')\n```\n\n"
+    return block + f'```text title="Output (times vary)"\n{shown}\n```\n'
+
+
+def test_a_timed_output_lets_only_ratios_and_shares_vary():
+    run_markdown(timed_page("checkify: 3.1x slower, 58% in matmuls, 3 compiles"))
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "checkify: 2.71x slower, 64% in matmuls, 4 compiles",  # a plain number is exact
+        "checkify: 2.71x faster, 64% in matmuls, 3 compiles",  # so are the words
+        "checkify: 2.71 slower, 64% in matmuls, 3 compiles",  # a ratio must stay a ratio
+        "checkify: 2.71x slower, 64% in matmuls, 3 compiles\nmore",  # and the lines
+    ],
+)
+def test_a_timed_output_still_checks_everything_else(shown):
+    with pytest.raises(PageError, match="not what the block"):
+        run_markdown(timed_page(shown))
+
+
+def test_a_plain_output_does_not_let_ratios_vary():
+    text = "```python\nprint('2.71x')\n```\n\n```text title=\"Output\"\n2.70x\n```\n"
+    with pytest.raises(PageError, match="not what the block"):
+        run_markdown(text)
+
+
 def test_an_output_block_must_follow_python():
     text = page(
         """

@@ -15,7 +15,7 @@ from flaxguide.config import Config
 from flaxguide.train import create_state, create_train_epoch, create_train_step
 
 
-def _timed(fn, repeats: int) -> float:
+def best_time(fn, repeats: int) -> float:
     """The best of `repeats` wall-clock times of `fn()`, which must block until done."""
     best = float("inf")
     for _ in range(repeats):
@@ -32,7 +32,7 @@ def matmul_gflops(sizes=(1024, 2048), repeats: int = 5) -> float:
         a = jax.random.normal(jax.random.key(n), (n, n))
         dot = jax.jit(jnp.dot)
         dot(a, a).block_until_ready()
-        seconds = _timed(lambda a=a, dot=dot: dot(a, a).block_until_ready(), repeats)
+        seconds = best_time(lambda a=a, dot=dot: dot(a, a).block_until_ready(), repeats)
         best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
@@ -87,7 +87,7 @@ def per_batch_loop(config: Config, train, batch_size: int = 128) -> float:
         return jax.block_until_ready(params)
 
     jax.block_until_ready(step(params, opt_state, images[batches[0]], labels[batches[0]], key))
-    return num_steps * batch_size / _timed(lambda: run(params, opt_state), 1)
+    return num_steps * batch_size / best_time(lambda: run(params, opt_state), 1)
 
 
 def whole_epoch(config: Config, train, batch_size: int, repeats: int = 2) -> float:
@@ -97,7 +97,7 @@ def whole_epoch(config: Config, train, batch_size: int, repeats: int = 2) -> flo
     epoch = create_train_epoch(model, optimiser, config.kl_weight, batch_size)
     key = jax.random.key(1)
     jax.block_until_ready(epoch(params, opt_state, images, labels, key))  # compile
-    seconds = _timed(
+    seconds = best_time(
         lambda: jax.block_until_ready(epoch(params, opt_state, images, labels, key)), repeats
     )
     return (images.shape[0] // batch_size) * batch_size / seconds

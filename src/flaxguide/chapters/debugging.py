@@ -1,0 +1,92 @@
+"""Tools of the chapter "When JAX code is wrong or slow": count compiles, read a profile."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import gzip
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+
+# --8<-- [start:count_compiles]
+# `jax.log_compiles()` logs one line per XLA compilation: "Compiling jit(train_epoch) with ...".
+_COMPILING = re.compile(r"Compiling (?:jit\((?P<jit>[^)]*)\)|(?P<name>\S+))")
+
+
+@contextlib.contextmanager
+def count_compiles() -> Iterator[collections.Counter]:
+    """Count XLA compilations by function name while the `with` block runs.
+
+    `jax.log_compiles()` makes JAX log a line each time it compiles; a handler on JAX's logger
+    counts those lines instead of printing them. The chapter "When JAX code is wrong or slow"
+    uses it on every example.
+    """
+    counts: collections.Counter = collections.Counter()
+
+    class Counting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            match = _COMPILING.match(record.getMessage())
+            if match:
+                counts[match["jit"] or match["name"]] += 1
+
+    logger = logging.getLogger("jax")
+    handler = Counting(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # counted, not printed
+    try:
+        with jax.log_compiles():
+            yield counts
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    # --8<-- [end:count_compiles]
+
+
+# --8<-- [start:profile_shares]
+# An instruction of the compiled HLO text, and the JAX operation it came from.
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.-]+) = ")
+_OP_NAME = re.compile(r'op_name="([^"]*)"')
+# Instructions that only hold other instructions: their time is their body's time.
+_CONTAINERS = ("while", "call", "conditional")
+
+
+def _phase(op_name: str) -> str:
+    # Under `grad`, the forward pass is traced as a JVP and the backward pass as its transpose.
+    if "transpose(jvp(" in op_name:
+        return "backward"
+    if "jvp(" in op_name:
+        return "forward"
+    return "optimiser and the rest"
+
+
+def profile_shares(trace_dir: Path, hlo_text: str) -> dict[tuple[str, str], float]:
+    """Each (phase, kind)'s share of the time XLA's operations ran, read from a profile.
+
+    `trace_dir` holds a trace written by `jax.profiler.trace(..., create_perfetto_trace=True)`;
+    `hlo_text` is the compiled program's `as_text()`, whose metadata names the JAX operation
+    behind each XLA instruction. Phase: forward, backward, or the rest (optimiser, shuffling);
+    kind: matmul or other.
+    """
+    origin = {}
+    for line in hlo_text.splitlines():
+        if instruction := _INSTRUCTION.match(line):
+            op_name = _OP_NAME.search(line)
+            origin[instruction[1]] = op_name[1] if op_name else ""
+    (trace_file,) = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"))[-1:]
+    events = json.loads(gzip.decompress(trace_file.read_bytes()))["traceEvents"]
+    time: collections.Counter = collections.Counter()
+    for event in events:
+        name = event.get("name", "")
+        if event.get("ph") != "X" or name not in origin or name.startswith(_CONTAINERS):
+            continue
+        op_name = origin[name]
+        matmul = name.startswith("dot") or op_name.endswith("dot_general")
+        time[_phase(op_name), "matmul" if matmul else "other"] += event["dur"]
+    total = sum(time.values())
+    return {key: value / total for key, value in sorted(time.items())}
+    # --8<-- [end:profile_shares]

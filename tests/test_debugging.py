@@ -1,0 +1,70 @@
+"""The chapter tools: the compile counter and the profile reader."""
+
+import gzip
+import json
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from flaxguide.chapters.debugging import count_compiles, profile_shares
+
+
+def test_count_compiles_counts_each_new_shape_once():
+    double = jax.jit(lambda x: 2 * x)
+    with count_compiles() as compiles:
+        for n in (3, 3, 4, 3):
+            double(jnp.ones(n))
+    assert compiles["<lambda>"] == 2
+
+
+def test_count_compiles_sees_a_recompiling_loop():
+    def step(x, scale):
+        return x * scale
+
+    with count_compiles() as compiles:
+        for scale in (1.0, 2.0, 3.0):
+            jax.jit(step, static_argnames="scale")(jnp.ones(2), scale=scale)
+    assert compiles["step"] == 3
+
+
+def test_count_compiles_restores_the_logger():
+    import logging
+
+    logger = logging.getLogger("jax")
+    handlers, propagate = list(logger.handlers), logger.propagate
+    with pytest.raises(RuntimeError), count_compiles():
+        raise RuntimeError("boom")
+    assert logger.handlers == handlers and logger.propagate == propagate
+
+
+HLO = """
+ENTRY %main {
+  %dot.1 = f32[8,8]{1,0} dot(%a, %b), metadata={op_name="jit(f)/jvp(VAE)/Dense_0/dot_general"}
+  %fusion.2 = f32[8,8]{1,0} fusion(%dot.1), metadata={op_name="jit(f)/transpose(jvp(VAE))/mul"}
+  %ynn_fusion.3 = f32[8,8] fusion(%x), metadata={op_name="jit(f)/transpose(jvp(VAE))/dot_general"}
+  %add.4 = f32[8]{0} add(%p, %q), metadata={op_name="jit(f)/add"}
+  %while.5 = (f32[8]) while(%t), body=%body
+}
+"""
+
+
+def test_profile_shares_splits_time_by_phase_and_kind(tmp_path):
+    events = [
+        {"ph": "X", "name": "dot.1", "dur": 10},
+        {"ph": "X", "name": "fusion.2", "dur": 5},
+        {"ph": "X", "name": "ynn_fusion.3", "dur": 20},
+        {"ph": "X", "name": "add.4", "dur": 15},
+        {"ph": "X", "name": "while.5", "dur": 1000},  # holds the others: not counted again
+        {"ph": "X", "name": "ThunkExecutor::Execute", "dur": 1000},  # not an instruction
+        {"ph": "M", "name": "thread_name"},
+    ]
+    trace = tmp_path / "plugins/profile/run/perfetto_trace.json.gz"
+    trace.parent.mkdir(parents=True)
+    trace.write_bytes(gzip.compress(json.dumps({"traceEvents": events}).encode()))
+    assert profile_shares(tmp_path, HLO) == {
+        ("backward", "matmul"): 0.4,
+        ("backward", "other"): 0.1,
+        ("forward", "matmul"): 0.2,
+        ("optimiser and the rest", "other"): 0.3,
+    }
