@@ -248,15 +248,36 @@ def run_page(page: Path, config_file: Path) -> list[tuple[Block, str]]:
     return run_markdown(text, name=str(page))
 
 
+def report(pages: list[Path], config_file: Path) -> int:
+    """Run each page; say which ones show output their code no longer prints. Returns a count."""
+    changed = 0
+    for page in pages:
+        try:
+            run_page(page, config_file)
+        except PageError as err:
+            changed += 1
+            print(f"{page}: {str(err).splitlines()[0]}")
+            for line in str(err).splitlines()[1:12]:
+                print(f"    {line}")
+        else:
+            print(f"{page}: unchanged")
+    return changed
+
+
 if __name__ == "__main__":
     # Authoring aid: `python tests/docs_harness.py docs/page.md` runs the page and prints what each
     # block printed, so an author can show it. The tests then hold the page to it.
+    # `--report docs/*.md` runs every page and says which ones changed (after an upgrade).
     import argparse
 
     cli = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    cli.add_argument("page", type=Path)
+    cli.add_argument("pages", type=Path, nargs="+")
     cli.add_argument("--config", type=Path, default=Path("mkdocs.yml"))
+    cli.add_argument("--report", action="store_true", help="only say which pages changed")
     args = cli.parse_args()
-    for block, printed in run_page(args.page, args.config):
-        print(f"--- block at expanded line {block.start + 1} printed:")
-        print(printed, end="" if printed.endswith("\n") or not printed else "\n")
+    if args.report:
+        sys.exit(1 if report(args.pages, args.config) else 0)
+    for page in args.pages:
+        for block, printed in run_page(page, args.config):
+            print(f"--- {page}: block at expanded line {block.start + 1} printed:")
+            print(printed, end="" if printed.endswith("\n") or not printed else "\n")
