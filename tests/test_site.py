@@ -29,11 +29,21 @@ def site(tmp_path_factory):
     return out
 
 
-def test_landing_page_lists_the_installed_versions(site):
+def locked_versions() -> dict[str, str]:
+    """The pins of requirements.lock, by package name."""
+    text = (ROOT / "requirements.lock").read_text()
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\\\n]+)", text, flags=re.MULTILINE))
+
+
+def test_landing_page_lists_the_locked_versions(site):
     html = (site / "index.html").read_text()
-    for name in ("jax", "flax", "optax", "orbax-checkpoint"):
+    locked = locked_versions()
+    for name in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision"):
         assert f"<td>{name}</td>" in html
-        assert f"<code>{metadata.version(name)}</code>" in html
+        # The environment is the lock: what the page lists is what the lock pins.
+        installed = metadata.version(name)
+        assert installed.split("+")[0] == locked[name], (name, installed, locked[name])
+        assert f"<code>{installed}</code>" in html
     assert "<!-- versions -->" not in html
 
 
