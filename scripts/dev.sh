@@ -41,7 +41,7 @@ find_python() {
   fi
   {
     echo "flaxguide needs Python 3.12 or newer (JAX and Flax no longer support older ones)."
-    echo "Found: $found; python3.13 and python3.12 are not on PATH."
+    echo "Found: $found; no python3.13 or python3.12 on PATH that runs."
     echo "Install Python 3.12 or 3.13, or point PYTHON at one: PYTHON=/path/to/python3.12 bash $0 ..."
   } >&2
   exit 3
