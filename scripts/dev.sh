@@ -37,11 +37,11 @@ find_python() {
         return
       fi
     done
-    found="python3: $(python3 --version 2>&1 | head -n 1)"
+    found="python3: $(python3 --version 2>&1 | head -n 1); no python3.13 or python3.12 on PATH that runs"
   fi
   {
     echo "flaxguide needs Python 3.12 or newer (JAX and Flax no longer support older ones)."
-    echo "Found: $found; no python3.13 or python3.12 on PATH that runs."
+    echo "Found: $found."
     echo "Install Python 3.12 or 3.13, or point PYTHON at one: PYTHON=/path/to/python3.12 bash $0 ..."
   } >&2
   exit 3

@@ -68,3 +68,8 @@ def test_profile_shares_splits_time_by_phase_and_kind(tmp_path):
         ("forward", "matmul"): 0.2,
         ("optimiser and the rest", "other"): 0.3,
     }
+
+
+def test_profile_shares_says_when_there_is_no_perfetto_trace(tmp_path):
+    with pytest.raises(FileNotFoundError, match="create_perfetto_trace=True"):
+        profile_shares(tmp_path, HLO)

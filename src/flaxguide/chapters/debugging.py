@@ -77,8 +77,12 @@ def profile_shares(trace_dir: Path, hlo_text: str) -> dict[tuple[str, str], floa
         if instruction := _INSTRUCTION.match(line):
             op_name = _OP_NAME.search(line)
             origin[instruction[1]] = op_name[1] if op_name else ""
-    (trace_file,) = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"))[-1:]
-    events = json.loads(gzip.decompress(trace_file.read_bytes()))["traceEvents"]
+    traces = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"))  # the newest is last
+    if not traces:
+        raise FileNotFoundError(
+            f"no perfetto_trace.json.gz under {trace_dir}: trace with create_perfetto_trace=True"
+        )
+    events = json.loads(gzip.decompress(traces[-1].read_bytes()))["traceEvents"]
     time: collections.Counter = collections.Counter()
     for event in events:
         name = event.get("name", "")
