@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from flaxguide.checkpoint import (
+    CheckpointError,
     CheckpointMismatchError,
-    RunError,
     best_epoch,
     checkpoint_manager,
     latest_epoch,
@@ -21,7 +21,8 @@ from flaxguide.checkpoint import (
     save_checkpoint,
 )
 from flaxguide.config import get_config
-from flaxguide.state import create_state_epoch, create_train_state
+from flaxguide.state import create_train_state
+from flaxguide.steps import create_state_epoch
 
 CONFIG = get_config("quick")
 TMP_SUFFIX = ".orbax-checkpoint-tmp"  # how Orbax names a step that is still being written
@@ -233,7 +234,7 @@ def test_another_model_size_is_a_clear_error(tmp_path, trained):
         with pytest.raises(CheckpointMismatchError) as info:
             restore_checkpoint(manager, fresh_state(get_config("quick", latent_dim=16)))
     message = str(info.value)
-    assert isinstance(info.value, RunError)
+    assert isinstance(info.value, CheckpointError)
     assert str(tmp_path.resolve() / "1") in message
     # `to_latent` emits latent_dim means and as many log-variances; the decoder's first layer
     # sees latent_dim + num_classes inputs.
@@ -266,14 +267,14 @@ def test_another_optimiser_is_a_clear_error(tmp_path, trained):
 def test_restoring_from_nothing_is_a_clear_error(tmp_path):
     with checkpoint_manager(tmp_path, save_every=1, keep=2) as manager:
         assert latest_epoch(manager) is None and best_epoch(manager) is None
-        with pytest.raises(RunError, match=r"no checkpoint in .*: nothing was saved there"):
+        with pytest.raises(CheckpointError, match=r"no checkpoint in .*: nothing was saved there"):
             restore_checkpoint(manager, fresh_state())
 
 
 def test_a_missing_epoch_names_the_ones_there(tmp_path, trained):
     with checkpoint_manager(tmp_path, save_every=1, keep=2) as manager:
         save_checkpoint(manager, 1, trained, [], 1.0)
-        with pytest.raises(RunError, match=r"epoch 5 .* \(found: \[1\]\)"):
+        with pytest.raises(CheckpointError, match=r"epoch 5 .* \(found: \[1\]\)"):
             restore_checkpoint(manager, fresh_state(), epoch=5)
 
 

@@ -30,6 +30,13 @@ def run_cli(capsys, *argv):
             "digit from 0 to 9, got '10'",
         ),
         (["sample", "--run", "r", "--digit", "3", "-n", "0", "--out", "s.png"], "must be positive"),
+        (["train", "--digits", "3-12", "--out", "x"], "integers from 0 to 9, got [10, 11, 12]"),
+        (["train", "--digits", "three", "--out", "x"], "like 0-4 or 5,6,7, got 'three'"),
+        (
+            ["train", "--warmup-epochs", "5", "--out", "x"],
+            "argument --warmup-epochs: warmup_epochs",
+        ),
+        (["train", "--clip-norm", "0", "--out", "x"], "argument --clip-norm: clip_norm must be"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
@@ -120,7 +127,7 @@ def test_stop_and_resume_gives_the_uninterrupted_run(quick_run, tmp_path, mnist_
 
 
 def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
-    from flaxguide.run import load_trained
+    from flaxguide.runs import load_trained
 
     out = tmp_path / "finetuned"
     main(
@@ -181,14 +188,14 @@ def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monk
 
 
 def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch):
-    import flaxguide.run
+    import flaxguide.train
 
     def interrupted(config, out, **kwargs):
         out.mkdir(parents=True)
         (out / "run.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(flaxguide.run, "train_run", interrupted)
+    monkeypatch.setattr(flaxguide.train, "train_run", interrupted)
     code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"))
     assert code == 130
     assert f"train --resume --out {tmp_path / 'run'}" in err

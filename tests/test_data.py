@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from torchvision.datasets import MNIST
 
-from flaxguide.data import MNISTChecksumError, MNISTUnavailableError, load_mnist
+from flaxguide.data import (
+    MNISTChecksumError,
+    MNISTUnavailableError,
+    check_digits,
+    load_mnist,
+    select_digits,
+)
 
 FILES = [name for name, _ in MNIST.resources]
 
@@ -130,3 +136,38 @@ def test_mirror_folder_missing(tmp_path: Path) -> None:
 def test_bad_split(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\['test', 'train'\].*'valid'"):
         load_mnist("valid", root=tmp_path)
+
+
+def test_select_digits_keeps_the_named_digits_in_order():
+    images = np.arange(8 * 3).reshape(8, 3)
+    labels = np.array([0, 5, 1, 6, 5, 9, 2, 6], dtype=np.int32)
+    kept_images, kept_labels = select_digits(images, labels, [6, 5])
+    np.testing.assert_array_equal(kept_labels, [5, 6, 5, 6])
+    np.testing.assert_array_equal(kept_images, images[[1, 3, 4, 7]])
+    assert kept_labels.dtype == np.int32
+
+
+@pytest.mark.parametrize(
+    "digits, message",
+    [
+        ([5, 10], r"integers from 0 to 9, got \[10\]"),
+        ([-1], r"got \[-1\]"),
+        (["7"], r"got \['7'\]"),
+        ([3.5], r"got \[3.5\]"),
+        ([], "digits is empty"),
+        ([8], r"no example has a label in \[8\]; the labels present are \[0, 1, 2\]"),
+    ],
+)
+def test_select_digits_rejects_bad_selections(digits, message):
+    labels = np.array([0, 1, 2, 1], dtype=np.int32)
+    with pytest.raises(ValueError, match=message):
+        select_digits(np.zeros((4, 2)), labels, digits)
+
+
+@pytest.mark.parametrize("digits", ["07", (3, 3, 1)])
+def test_check_digits_rejects_strings_and_sorts_repeats(digits):
+    if isinstance(digits, str):
+        with pytest.raises(ValueError, match="got the string"):
+            check_digits(digits)
+    else:
+        assert check_digits(digits) == (1, 3)

@@ -11,7 +11,7 @@ import flaxguide
 
 
 def documented_objects():
-    for info in pkgutil.iter_modules(flaxguide.__path__, "flaxguide."):
+    for info in pkgutil.walk_packages(flaxguide.__path__, "flaxguide."):
         if info.name == "flaxguide.__main__":
             continue
         module = importlib.import_module(info.name)

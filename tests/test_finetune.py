@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from flaxguide.config import get_config
-from flaxguide.data import load_mnist
+from flaxguide.data import load_mnist, prepare, select_digits
 from flaxguide.finetune import (
     FROZEN,
     create_finetune_epoch,
@@ -15,13 +15,13 @@ from flaxguide.finetune import (
     make_finetune_optimiser,
     merge_params,
     param_labels,
-    select_digits,
     split_params,
     trainable_grad,
 )
+from flaxguide.losses import make_loss_fn
 from flaxguide.models import build_model
-from flaxguide.state import create_state_epoch, create_train_state
-from flaxguide.train import make_loss_fn, prepare
+from flaxguide.state import create_train_state
+from flaxguide.steps import create_state_epoch
 
 # Small layers: the tests are about which leaves move, not about how well the model fits.
 CONFIG = get_config(
@@ -55,35 +55,6 @@ def loss_fn():
 @pytest.fixture(scope="module")
 def batch(new_digits):
     return new_digits[0][:64], new_digits[1][:64], jax.random.key(5)
-
-
-# select_digits
-
-
-def test_select_digits_keeps_the_named_digits_in_order():
-    images = np.arange(8 * 3).reshape(8, 3)
-    labels = np.array([0, 5, 1, 6, 5, 9, 2, 6], dtype=np.int32)
-    kept_images, kept_labels = select_digits(images, labels, [6, 5])
-    np.testing.assert_array_equal(kept_labels, [5, 6, 5, 6])
-    np.testing.assert_array_equal(kept_images, images[[1, 3, 4, 7]])
-    assert kept_labels.dtype == np.int32
-
-
-@pytest.mark.parametrize(
-    "digits, message",
-    [
-        ([5, 10], r"integers from 0 to 9, got \[10\]"),
-        ([-1], r"got \[-1\]"),
-        (["7"], r"got \['7'\]"),
-        ([3.5], r"got \[3.5\]"),
-        ([], "digits is empty"),
-        ([8], r"no example has a label in \[8\]; the labels present are \[0, 1, 2\]"),
-    ],
-)
-def test_select_digits_rejects_bad_selections(digits, message):
-    labels = np.array([0, 1, 2, 1], dtype=np.int32)
-    with pytest.raises(ValueError, match=message):
-        select_digits(np.zeros((4, 2)), labels, digits)
 
 
 # param_labels

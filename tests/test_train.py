@@ -1,56 +1,121 @@
-"""Training steps: finite parameters, a lower loss, a whole epoch in one call."""
+"""The final training loop: interrupted and resumed equals uninterrupted, bit for bit."""
+
+import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flaxguide.config import Config
-from flaxguide.data import load_mnist
-from flaxguide.train import (
-    create_eval_step,
-    create_state,
-    create_train_epoch,
-    create_train_step,
-    make_loss_fn,
-    prepare,
-)
+from flaxguide.checkpoint import checkpoint_manager, latest_epoch, restore_checkpoint
+from flaxguide.config import get_config
+from flaxguide.data import load_mnist, prepare
+from flaxguide.state import create_train_state
+from flaxguide.train import fit
 
 
 @pytest.fixture(scope="module")
-def small_train(mnist_mirror, tmp_path_factory):
-    images, labels = load_mnist("train", root=tmp_path_factory.mktemp("mnist"), mirror=mnist_mirror)
-    return prepare(images[:1024], labels[:1024])
+def data(mnist_mirror, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    images, labels = load_mnist("train", root=root, mirror=mnist_mirror)
+    test_images, test_labels = load_mnist("test", root=root, mirror=mnist_mirror)
+    return prepare(images[:1024], labels[:1024]), prepare(test_images[:512], test_labels[:512])
 
 
-def test_one_step_keeps_parameters_finite_and_lowers_the_loss(small_train, key):
-    config = Config()
-    model, params, optimiser, opt_state = create_state(config, key)
-    images, labels = small_train[0][:128], small_train[1][:128]
-    loss_fn = make_loss_fn(model, config.kl_weight)
-    step = create_train_step(model, optimiser, config.kl_weight)
-    step_key = jax.random.key(7)
-    before, _ = loss_fn(params, images, labels, step_key)
-    new_params, _, metrics = step(params, opt_state, images, labels, step_key)
-    after, _ = loss_fn(new_params, images, labels, step_key)
-    assert all(bool(jnp.isfinite(p).all()) for p in jax.tree.leaves(new_params))
-    assert float(after) < float(before)
-    np.testing.assert_allclose(metrics["loss"], before, rtol=1e-5)
+def leaves_equal(a, b) -> bool:
+    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_a_whole_epoch_runs_in_one_call_and_learns(small_train, key):
-    config = Config(batch_size=64)
-    model, params, optimiser, opt_state = create_state(config, key)
-    epoch = create_train_epoch(model, optimiser, config.kl_weight, config.batch_size)
-    losses = []
-    for k in jax.random.split(jax.random.key(3), 3):
-        params, opt_state, metrics = epoch(params, opt_state, *small_train, k)
-        assert metrics["loss"].shape == (1024 // 64,)
-        losses.append(float(metrics["loss"].mean()))
-    assert losses[2] < losses[0]
+def test_resume_equals_uninterrupted(data, tmp_path):
+    train, test = data
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=128, save_every=1)
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+
+    def fresh():
+        return create_train_state(config, jax.random.key(config.seed), steps_per_epoch)
+
+    def manager(name):
+        return checkpoint_manager(tmp_path / name, save_every=1, keep=2)
+
+    straight, straight_history, finished = fit(
+        config, fresh(), train, test, manager=manager("straight"), progress=False
+    )
+    assert finished
+
+    # Two epochs, stop; then, as a new process would, restore into a fresh state and go on.
+    first = manager("resumed")
+    _, _, finished = fit(config, fresh(), train, test, manager=first, stop_after=2, progress=False)
+    assert not finished
+    first.wait_until_finished()
+    first.close()
+    again = manager("resumed")
+    assert latest_epoch(again) == 2
+    restored, history, epoch = restore_checkpoint(again, fresh())
+    assert epoch == 2 and len(history) == 2
+    resumed, resumed_history, finished = fit(
+        config, restored, train, test, history=history, manager=again, progress=False
+    )
+    assert finished
+
+    for part in ("params", "opt_state", "ema_params", "step"):
+        assert leaves_equal(getattr(resumed, part), getattr(straight, part)), part
+    assert np.array_equal(jax.random.key_data(resumed.key), jax.random.key_data(straight.key))
+
+    def without_time(history):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    assert without_time(resumed_history) == without_time(straight_history)
 
 
-def test_eval_step_reports_the_negative_elbo(small_train, key):
-    model, params, _, _ = create_state(Config(kl_weight=0.5), key)
-    metrics = create_eval_step(model)(params, *small_train, key)
-    np.testing.assert_allclose(metrics["nelbo"], metrics["rec"] + metrics["kl"], rtol=1e-6)
+def test_fit_logs_the_schedule_and_both_parameter_sets(data):
+    train, test = data
+    config = get_config("quick", epochs=2, warmup_epochs=1, batch_size=256)
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+    state = create_train_state(config, jax.random.key(0), steps_per_epoch)
+    state, history, finished = fit(config, state, train, test, progress=False)
+    assert finished and int(state.step) == 2 * steps_per_epoch
+    first, last = history
+    # The warmup epoch's last update ran at step steps_per_epoch - 1, one step short of the peak.
+    peak = config.learning_rate
+    assert first["learning_rate_end"] == pytest.approx(
+        peak * (steps_per_epoch - 1) / steps_per_epoch, rel=1e-5
+    )
+    assert last["learning_rate_end"] < first["learning_rate_end"]  # decaying
+    assert {"test_nelbo", "test_ema_nelbo", "train_grad_norm", "train_grad_norm_max"} <= set(last)
+    # With so few steps the average lags far behind the parameters themselves.
+    assert last["test_ema_nelbo"] > last["test_nelbo"]
+    assert not leaves_equal(state.ema_params, state.params)
+    assert dataclasses.asdict(config)["ema_decay"] == state.ema_decay
+
+
+def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
+    import flaxguide.train as train_module
+
+    train, test = data
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+    real = train_module.create_state_epoch
+
+    def interrupted_on_second_epoch(config):
+        epoch, calls = real(config), []
+
+        def train_epoch(state, images, labels):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return epoch(state, images, labels)
+
+        return train_epoch
+
+    monkeypatch.setattr(train_module, "create_state_epoch", interrupted_on_second_epoch)
+    manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
+    state = create_train_state(config, jax.random.key(0), steps_per_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, state, train, test, manager=manager, progress=False)
+    manager.wait_until_finished()
+    # Epoch 1 is not a multiple of save_every, but it is what was finished: it is kept.
+    assert latest_epoch(manager) == 1
+    _, history, _ = restore_checkpoint(
+        manager, create_train_state(config, jax.random.key(0), steps_per_epoch)
+    )
+    assert [row["epoch"] for row in history] == [1]

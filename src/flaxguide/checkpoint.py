@@ -1,14 +1,12 @@
-"""Run directories and training checkpoints, both written with Orbax.
+"""Training checkpoints, written with Orbax: the whole `TrainState` of an epoch.
 
-A run directory holds `run.json` (the config and where the run came from, written when the
-run starts), `checkpoints/` and, once training has finished, `metrics.json`. Training checkpoints
-(`checkpoint_manager`, `save_checkpoint`, `restore_checkpoint`) hold the whole `TrainState` of
-an epoch, so that an interrupted run resumes exactly where it stopped.
+`checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold everything a run needs
+to resume exactly where it stopped. Where a run keeps them, and what else its directory holds,
+is [`flaxguide.runs`][flaxguide.runs]'s business.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -16,39 +14,18 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
+from flaxguide.config import check_positive
 from flaxguide.state import TrainState
 
-RUN_FORMAT = "flaxguide-run/1"  # in run.json, so a foreign folder is never mistaken for a run
 
-
-class RunError(ValueError):
-    """A folder that is not a usable flaxguide run, or one that would be overwritten."""
-
-
-def check_new_run_dir(out: Path) -> None:
-    """Refuse to write a run over anything that is already there: nothing gets lost."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunError(f"{out} already exists and is not empty; choose another --out or remove it")
-
-
-def read_run(run_dir: Path) -> dict:
-    """The `run.json` of a run directory (finished or not), with a clear error for anything else."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"run directory {run_dir} does not exist; make one with `train --out`")
-    try:
-        run = json.loads((run_dir / "run.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunError(f"{run_dir} is not a flaxguide run (no readable run.json): {err}") from err
-    if run.get("format") != RUN_FORMAT:
-        raise RunError(f"{run_dir}/run.json is not a {RUN_FORMAT} file")
-    return run
+class CheckpointError(ValueError):
+    """A checkpoint folder that holds nothing usable for the state asked for."""
 
 
 # Training checkpoints: the whole TrainState of an epoch, managed by Orbax.
 
 
-class CheckpointMismatchError(RunError):
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint whose arrays do not fit the state it is restored into (another config)."""
 
 
@@ -60,10 +37,10 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
     the latest `keep` checkpoints plus the best one by test negative ELBO, however old.
     Close it (or use it in a `with` block) when training ends.
     """
-    if save_every < 1 or keep < 1:
-        raise ValueError(f"save_every and keep must be positive, got {save_every} and {keep}")
+    check_positive("save_every", save_every)
+    check_positive("keep", keep)
 
-    def test_nelbo(metrics: dict) -> float:
+    def saved_nelbo(metrics: dict) -> float:  # what `save_checkpoint` records with each step
         return metrics["test_nelbo"]
 
     policies = ocp.checkpoint_managers
@@ -74,11 +51,11 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
             [
                 policies.LatestN(n=keep),
                 # BestN keeps the *last* n after sorting; reverse=True puts the lowest last.
-                policies.BestN(get_metric_fn=test_nelbo, reverse=True, n=1),
+                policies.BestN(get_metric_fn=saved_nelbo, reverse=True, n=1),
             ]
         ),
         # `best_fn` makes the manager write each step's metrics and answer `best_step()`.
-        best_fn=test_nelbo,
+        best_fn=saved_nelbo,
         best_mode="min",
         # Half-written steps of a killed run are deleted before the next save.
         cleanup_tmp_directories=True,
@@ -121,12 +98,14 @@ def save_checkpoint(
     epoch: int,
     state: TrainState,
     history: list[dict],
-    test_nelbo: float,
+    nelbo: float,
     *,
     force: bool = False,
     wait: bool = True,
 ) -> bool:
     """Save the whole `TrainState` and the metrics `history` as checkpoint `epoch`.
+
+    `nelbo`, the epoch's test negative ELBO, decides which checkpoint is the best one.
 
     Returns whether it saved: not when `epoch % save_every != 0` (unless `force`, for the
     last epoch or an interruption), and never over an epoch already on disk. With
@@ -136,7 +115,7 @@ def save_checkpoint(
     if epoch in manager.all_steps():
         return False
     # A NaN would sort anywhere; an infinite nELBO is simply the worst.
-    nelbo = float(test_nelbo) if math.isfinite(test_nelbo) else math.inf
+    nelbo = float(nelbo) if math.isfinite(nelbo) else math.inf
     # NumPy and JAX scalars in the history become Python numbers, which JSON can write.
     history = jax.tree.map(lambda x: x.item() if hasattr(x, "item") else x, history)
     saved = manager.save(
@@ -168,10 +147,12 @@ def restore_checkpoint(
     if epoch is None:
         epoch = manager.latest_step()
         if epoch is None:
-            raise RunError(f"no checkpoint in {manager.directory}: nothing was saved there")
+            raise CheckpointError(f"no checkpoint in {manager.directory}: nothing was saved there")
     if epoch not in manager.all_steps():
         found = list(manager.all_steps())
-        raise RunError(f"no checkpoint for epoch {epoch} in {manager.directory} (found: {found})")
+        raise CheckpointError(
+            f"no checkpoint for epoch {epoch} in {manager.directory} (found: {found})"
+        )
     target = _state_tree(target_state)
     _check_fits(manager, epoch, target)
     restored = manager.restore(
@@ -207,7 +188,9 @@ def _check_fits(
     # The metadata is read from the checkpoint's small JSON files, not from its arrays.
     items = manager.metadata(epoch).item_metadata
     if items is None or items.get("state") is None:
-        raise RunError(f"{path} holds no `state` item: it is not a flaxguide training checkpoint")
+        raise CheckpointError(
+            f"{path} holds no `state` item: it is not a flaxguide training checkpoint"
+        )
     on_disk, wanted = _shapes(items["state"].tree), _shapes(target)
     if on_disk == wanted:
         return

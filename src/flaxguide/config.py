@@ -6,6 +6,48 @@ import dataclasses
 from dataclasses import dataclass
 
 
+class ConfigError(ValueError):
+    """A configuration value that training cannot use; the message says which and why.
+
+    `field` names the offending field, so a command line can name its own option for it.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+SCHEDULES = ("warmup_cosine", "constant")  # learning-rate schedules `make_optimiser` builds
+POSITIVE_FIELDS = (
+    "learning_rate",
+    "latent_dim",
+    "num_classes",
+    "batch_size",
+    "epochs",
+    "judge_epochs",
+    "samples_per_digit",
+    "save_every",
+    "keep_checkpoints",
+)
+
+
+def check_positive(name: str, value: float, hint: str = "") -> None:
+    """Raise `ConfigError` unless `value > 0` (NaN is not positive either)."""
+    if not value > 0:
+        extra = f" ({hint})" if hint else ""
+        raise ConfigError(f"{name} must be positive{extra}, got {value}", name)
+
+
+# Every random stream of a run starts from the config's seed, shifted by its purpose, so that
+# no two streams of one run share a key and a resumed run draws the same keys again.
+SEED_OFFSETS = {"train": 0, "final_metrics": 1, "figures": 2, "epoch_eval": 3}
+
+
+def seed_for(config: Config, purpose: str) -> int:
+    """The seed of one random stream of a run: `config.seed` plus the offset of `purpose`."""
+    return config.seed + SEED_OFFSETS[purpose]
+
+
 # --8<-- [start:config]
 @dataclass(frozen=True)
 class Config:
@@ -42,46 +84,32 @@ class Config:
     # --8<-- [end:config]
 
     def __post_init__(self) -> None:
-        positive = (
-            "latent_dim",
-            "num_classes",
-            "batch_size",
-            "epochs",
-            "judge_epochs",
-            "save_every",
-            "keep_checkpoints",
-        )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in POSITIVE_FIELDS:
+            check_positive(name, getattr(self, name))
         if self.kl_weight < 0:
-            raise ValueError(f"kl_weight must be zero or positive, got {self.kl_weight}")
-        if self.schedule not in ("warmup_cosine", "constant"):
-            raise ValueError(
-                f"schedule must be 'warmup_cosine' or 'constant', got {self.schedule!r}"
+            raise ConfigError(
+                f"kl_weight must be zero or positive, got {self.kl_weight}", "kl_weight"
             )
+        if self.schedule not in SCHEDULES:
+            choices = " or ".join(map(repr, SCHEDULES))
+            raise ConfigError(f"schedule must be {choices}, got {self.schedule!r}", "schedule")
         if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(
+            raise ConfigError(
                 f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
-                f"got {self.warmup_epochs}"
+                f"got {self.warmup_epochs}",
+                "warmup_epochs",
             )
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ValueError(
-                f"clip_norm must be positive (or None for no clipping), got {self.clip_norm}"
-            )
+        if self.clip_norm is not None:
+            check_positive("clip_norm", self.clip_norm, "or None for no clipping")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.samples_per_digit <= 0:
-            raise ValueError(f"samples_per_digit must be positive, got {self.samples_per_digit}")
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}", "ema_decay")
         dims = self.encoder_dims + self.decoder_dims
         if not dims or any(d <= 0 for d in dims):
-            raise ValueError(
+            raise ConfigError(
                 f"layer sizes must be positive, got {self.encoder_dims}, {self.decoder_dims}"
             )
         if self.decoder_dims[-1] != 784:
-            raise ValueError(
+            raise ConfigError(
                 f"the decoder must end with 784 units (28x28 pixels), got {self.decoder_dims[-1]}"
             )
 
@@ -97,7 +125,7 @@ PRESETS = {
 def get_config(preset: str, **overrides) -> Config:
     """The preset named `preset` with `overrides` (fields set to `None` are left alone)."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(PRESETS[preset], **changes)
 
@@ -110,5 +138,5 @@ def from_dict(values: dict) -> Config:
     fields = {f.name for f in dataclasses.fields(Config)}
     unknown = set(values) - fields
     if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}")
+        raise ConfigError(f"unknown config fields {sorted(unknown)}")
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -1,17 +1,20 @@
-"""Loading MNIST as NumPy arrays.
+"""MNIST: loading it, choosing digits, and putting it on the device.
 
 [`load_mnist`][flaxguide.data.load_mnist] goes through `torchvision.datasets.MNIST`, so a
 machine with internet access downloads the data the usual way. Offline machines point
 `FLAXGUIDE_MNIST_MIRROR` at a folder holding the four official `.gz` files instead.
 """
 
-import contextlib
+from __future__ import annotations
+
 import hashlib
 import os
 import shutil
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from torchvision.datasets import MNIST
 
@@ -83,7 +86,6 @@ def _copy_from_mirror(mirror: Path, raw: Path) -> None:
         os.replace(tmp, dst)
 
 
-# --8<-- [start:load_mnist]
 def load_mnist(
     split: str = "train",
     *,
@@ -95,7 +97,7 @@ def load_mnist(
     Args:
         split: `"train"` (60,000 examples) or `"test"` (10,000 examples).
         root: Cache folder; the files land in `root/MNIST/raw/`. Defaults to
-            [`default_data_dir()`][flaxguide.data.default_data_dir].
+            `default_data_dir()` (`$FLAXGUIDE_DATA`, else `~/.cache/flaxguide`).
         mirror: Folder holding the four official `.gz` files, copied into the cache
             instead of downloading. Defaults to `$FLAXGUIDE_MNIST_MIRROR`; it is never written to.
 
@@ -140,10 +142,7 @@ def load_mnist(
 
     needs_download = not all((raw / name).exists() for name, _ in MNIST.resources)
     try:
-        # Older torchvision printed "Downloading ..."/"Extracting ..." to stdout (0.29 only
-        # draws a progress bar on stderr); keep stdout for what a doc page means to print.
-        with contextlib.redirect_stdout(sys.stderr):
-            ds = MNIST(root, train=SPLITS[split], download=True)
+        ds = MNIST(root, train=SPLITS[split], download=True)
     except (RuntimeError, OSError) as err:
         if not needs_download:
             raise
@@ -155,4 +154,65 @@ def load_mnist(
             f"access so torchvision downloads them into {raw}."
         ) from err
     return ds.data.numpy(), ds.targets.numpy().astype(np.int32)
-    # --8<-- [end:load_mnist]
+
+
+# --8<-- [start:select_digits]
+def check_digits(digits: Sequence[int]) -> tuple[int, ...]:
+    """`digits` as a sorted tuple of distinct integers from 0 to 9, or a `ValueError`."""
+    if isinstance(digits, str):  # "07" would otherwise pass as the digits "0" and "7"
+        raise ValueError(f"digits must be integers from 0 to 9, got the string {digits!r}")
+    digits = list(digits)
+    if not digits:
+        raise ValueError("digits is empty: name at least one digit from 0 to 9")
+    bad = [d for d in digits if not (isinstance(d, int | np.integer) and 0 <= d <= 9)]
+    if bad:
+        raise ValueError(f"digits must be integers from 0 to 9, got {bad}")
+    return tuple(sorted({int(d) for d in digits}))
+
+
+def select_digits(
+    images: np.ndarray, labels: np.ndarray, digits: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The examples whose label is one of `digits`, in their original order.
+
+    Raises `ValueError` for an empty `digits`, a digit that is not an integer from 0 to 9, or
+    a selection that matches no example.
+    """
+    digits = check_digits(digits)
+    keep = np.isin(labels, digits)
+    if not keep.any():
+        present = sorted({int(label) for label in np.unique(labels)})
+        raise ValueError(
+            f"no example has a label in {list(digits)}; the labels present are {present}"
+        )
+    return images[keep], labels[keep]
+    # --8<-- [end:select_digits]
+
+
+# --8<-- [start:prepare]
+def prepare(images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Put a whole split on the device once: uint8 pixels `(N, 784)` and int32 labels `(N,)`.
+
+    uint8 keeps the training set at 47 MB; batches become floats inside the step.
+    """
+    return jnp.asarray(images.reshape(len(images), -1)), jnp.asarray(labels, dtype=jnp.int32)
+
+
+def to_unit(images: jax.Array) -> jax.Array:
+    """uint8 pixels to floats in [0, 1]; float input is taken to be in [0, 1] already."""
+    if images.dtype == jnp.uint8:
+        return images.astype(jnp.float32) / 255.0
+    return images.astype(jnp.float32)
+    # --8<-- [end:prepare]
+
+
+def load_splits(digits: Sequence[int] | None = None) -> tuple[tuple, tuple]:
+    """The train and test splits on the device, each `(images, labels)`, restricted to
+    `digits` when given. What a training run trains and evaluates on."""
+    splits = []
+    for split in ("train", "test"):
+        images, labels = load_mnist(split)
+        if digits is not None:
+            images, labels = select_digits(images, labels, digits)
+        splits.append(prepare(images, labels))
+    return splits[0], splits[1]

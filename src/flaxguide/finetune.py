@@ -6,38 +6,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from flaxguide.config import Config
+from flaxguide.losses import make_loss_fn
 from flaxguide.models import build_model
 from flaxguide.optim import make_optimiser
-from flaxguide.state import TrainState, create_state_epoch
-from flaxguide.train import make_loss_fn
-
-
-# --8<-- [start:select_digits]
-def select_digits(
-    images: np.ndarray, labels: np.ndarray, digits: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The examples whose label is one of `digits`, in their original order.
-
-    Raises `ValueError` for an empty `digits`, a digit that is not an integer from 0 to 9, or
-    a selection that matches no example.
-    """
-    digits = list(digits)
-    if not digits:
-        raise ValueError("digits is empty: name at least one digit from 0 to 9")
-    bad = [d for d in digits if not (isinstance(d, int | np.integer) and 0 <= d <= 9)]
-    if bad:
-        raise ValueError(f"digits must be integers from 0 to 9, got {bad}")
-    keep = np.isin(labels, digits)
-    if not keep.any():
-        present = sorted({int(label) for label in np.unique(labels)})
-        raise ValueError(f"no example has a label in {digits}; the labels present are {present}")
-    return images[keep], labels[keep]
-    # --8<-- [end:select_digits]
-
+from flaxguide.state import TrainState
+from flaxguide.steps import create_state_epoch
 
 # --8<-- [start:frozen]
 # The encoder (with its projection to the latent) describes a digit's style; the decoder
@@ -159,7 +135,7 @@ def create_finetune_epoch(
 ):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for finetuning.
 
-    Like [`create_state_epoch`][flaxguide.state.create_state_epoch], except that the frozen
+    Like [`create_state_epoch`][flaxguide.steps.create_state_epoch], except that the frozen
     modules are not differentiated at all: their backward pass is never computed, whatever the
     step logs, and `grad_norm` is the norm of the gradients the optimiser uses. Pair it with a
     state from [`finetune_state`][flaxguide.finetune.finetune_state] with the same `frozen`.

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from flaxguide.train import to_unit
+from flaxguide.data import to_unit
+from flaxguide.steps import scan_epoch
 
 
-# --8<-- [start:classifier]
 class Classifier(nn.Module):
     """An MLP with dropout. A CNN would score higher, but XLA's CPU convolutions are slow."""
 
@@ -25,10 +25,7 @@ class Classifier(nn.Module):
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)  # logits
 
-    # --8<-- [end:classifier]
 
-
-# --8<-- [start:shift]
 def random_shift(key: jax.Array, images: jax.Array, max_shift: int = 2) -> jax.Array:
     """Move each `(N, 784)` image by up to `max_shift` pixels in each direction."""
     square = images.reshape(-1, 28, 28)
@@ -37,7 +34,6 @@ def random_shift(key: jax.Array, images: jax.Array, max_shift: int = 2) -> jax.A
     offsets = jax.random.randint(key, (square.shape[0], 2), 0, 2 * pad + 1)
     crop = jax.vmap(lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1]), (28, 28)))
     return crop(padded, offsets).reshape(images.shape)
-    # --8<-- [end:shift]
 
 
 def train_classifier(key: jax.Array, train, epochs: int, batch_size: int = 128):
@@ -59,36 +55,31 @@ def train_classifier(key: jax.Array, train, epochs: int, batch_size: int = 128):
         logits = model.apply(params, x, train=True, rngs={"dropout": dropout_key})
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    @jax.jit
-    def epoch(params, opt_state, key):
-        perm_key, step_key = jax.random.split(key)
-        batches = jax.random.permutation(perm_key, images.shape[0])[: steps * batch_size]
+    def step(carry, x, y, key):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, key)
+        updates, opt_state = optimiser.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
 
-        def body(carry, inputs):
-            params, opt_state = carry
-            idx, key = inputs
-            loss, grads = jax.value_and_grad(loss_fn)(params, images[idx], labels[idx], key)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        inputs = (batches.reshape(steps, batch_size), jax.random.split(step_key, steps))
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), inputs)
-        return params, opt_state, losses.mean()
+    @jax.jit  # the data is an argument, not a closure: jit sees arrays in, arrays out
+    def epoch(params, opt_state, images, labels, key):
+        shuffle_key, step_key = jax.random.split(key)
+        carry = (params, opt_state)
+        carry, losses = scan_epoch(step, carry, images, labels, shuffle_key, step_key, batch_size)
+        return *carry, losses.mean()
 
     opt_state = optimiser.init(params)
     for _ in range(epochs):
         key, epoch_key = jax.random.split(key)
-        params, opt_state, _ = epoch(params, opt_state, epoch_key)
+        params, opt_state, _ = epoch(params, opt_state, images, labels, epoch_key)
     return model, params
 
 
-# --8<-- [start:predict]
 def predict(model: Classifier, params, images: jax.Array) -> jax.Array:
     """Class predictions for `(N, 784)` uint8 or `(N, 28, 28)` float images in [0, 1]."""
     x = images.reshape(images.shape[0], -1)
     x = to_unit(x) if x.dtype == jnp.uint8 else x
     return jnp.argmax(model.apply(params, x, train=False), axis=-1)
-    # --8<-- [end:predict]
 
 
 def accuracy(model: Classifier, params, images: jax.Array, labels: jax.Array) -> float:

@@ -1,10 +1,15 @@
-"""The two terms of the VAE loss, per example, in nats."""
+"""The VAE loss: its two terms per example, in nats, and the loss of a batch."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from flaxguide.data import to_unit
+from flaxguide.models import VAE
 
 
 # --8<-- [start:kl]
@@ -25,3 +30,20 @@ def reconstruction_loss(logits: jax.Array, x: jax.Array) -> jax.Array:
     # log(sigmoid(logits)) would underflow to -inf.
     return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, x), axis=-1)
     # --8<-- [end:reconstruction]
+
+
+# --8<-- [start:loss_fn]
+def make_loss_fn(model: VAE, kl_weight: float) -> Callable:
+    """`loss_fn(params, images, labels, key) -> (loss, metrics)` for one batch."""
+
+    def loss_fn(params, images, labels, key):
+        x = to_unit(images)
+        logits, mean, logvar = model.apply(params, x, labels, key)
+        rec = reconstruction_loss(logits, x).mean()
+        kl = kl_divergence(mean, logvar).mean()
+        # The beta-VAE objective; kl_weight = 1 is the negative ELBO.
+        loss = rec + kl_weight * kl
+        return loss, {"loss": loss, "rec": rec, "kl": kl}
+
+    return loss_fn
+    # --8<-- [end:loss_fn]

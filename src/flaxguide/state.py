@@ -12,8 +12,7 @@ from flax.training import train_state
 
 from flaxguide.config import Config
 from flaxguide.models import build_model
-from flaxguide.optim import current_learning_rate, make_optimiser
-from flaxguide.train import make_loss_fn
+from flaxguide.optim import make_optimiser
 
 
 # --8<-- [start:train_state]
@@ -53,42 +52,3 @@ def create_train_state(config: Config, key: jax.Array, steps_per_epoch: int) -> 
         ema_decay=config.ema_decay,
     )
     # --8<-- [end:create_train_state]
-
-
-# --8<-- [start:state_epoch]
-def create_state_epoch(config: Config, batch_size: int | None = None, grad_fn=None):
-    """A jitted `train_epoch(state, images, labels) -> (state, metrics)`.
-
-    Compared with chapter 4's epoch, the state carries everything: the key comes out of it
-    and goes back in, so a saved state resumes exactly where it stopped. `grad_fn(params,
-    images, labels, key) -> (grads, metrics)` defaults to the gradient of the whole loss.
-    """
-    loss_fn = make_loss_fn(build_model(config), config.kl_weight)
-    grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
-    batch_size = batch_size or config.batch_size
-
-    def step(state: TrainState, batch):
-        images, labels, key = batch
-        grads, metrics = grad_fn(state.params, images, labels, key)
-        metrics["grad_norm"] = optax.tree.norm(grads)  # before clipping
-        state = state.apply_gradients(grads=grads)
-        metrics["learning_rate"] = current_learning_rate(state.opt_state)
-        return state, metrics
-
-    @jax.jit
-    def train_epoch(state: TrainState, images, labels):
-        key, perm_key, step_key = jax.random.split(state.key, 3)
-        num_steps = images.shape[0] // batch_size
-        perm = jax.random.permutation(perm_key, images.shape[0])
-        batches = perm[: num_steps * batch_size].reshape(num_steps, batch_size)
-
-        def body(state, inputs):
-            idx, key = inputs
-            return step(state, (images[idx], labels[idx], key))
-
-        keys = jax.random.split(step_key, num_steps)
-        state, metrics = jax.lax.scan(body, state.replace(key=key), (batches, keys))
-        return state, metrics
-
-    return train_epoch
-    # --8<-- [end:state_epoch]

@@ -1,158 +1,185 @@
-"""Train and evaluate the VAE: step functions, a whole epoch in one `jit`, and the loop."""
+"""The training loop `python -m flaxguide train` runs, and a whole run around it.
+
+[`fit`][flaxguide.train.fit] trains a `TrainState` epoch by epoch (each epoch one jitted call),
+evaluates and checkpoints after each; [`train_run`][flaxguide.train.train_run] starts, resumes
+or finetunes a run in a run directory and measures it when it finishes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from tqdm.auto import tqdm
 
-from flaxguide.config import Config
-from flaxguide.losses import kl_divergence, reconstruction_loss
-from flaxguide.models import VAE, build_model
+from flaxguide.checkpoint import save_checkpoint
+from flaxguide.config import Config, seed_for
+from flaxguide.data import load_splits
+from flaxguide.finetune import create_finetune_epoch, finetune_state
+from flaxguide.metrics import final_metrics
+from flaxguide.models import build_model
+from flaxguide.runs import (
+    RunError,
+    check_new_run_dir,
+    new_run,
+    read_run,
+    restore_run,
+    run_config,
+    run_manager,
+    write_json,
+)
+from flaxguide.state import TrainState, create_train_state
+from flaxguide.steps import create_eval_step, create_state_epoch, steps_per_epoch
+
+# What a finetuned run takes from the run it starts from; the rest of its config is its own.
+MODEL_FIELDS = ("encoder_dims", "decoder_dims", "latent_dim", "num_classes")
 
 
-# --8<-- [start:prepare]
-def prepare(images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
-    """Put a whole split on the device once: uint8 pixels `(N, 784)` and int32 labels `(N,)`.
+# --8<-- [start:fit]
+def fit(
+    config: Config,
+    state: TrainState,
+    train,
+    test,
+    *,
+    history: list[dict] | None = None,
+    manager=None,
+    stop_after: int | None = None,
+    frozen: tuple[str, ...] = (),
+    progress: bool = True,
+) -> tuple[TrainState, list[dict], bool]:
+    """Train `state` up to `config.epochs` epochs; returns (state, history, finished).
 
-    uint8 keeps the training set at 47 MB; batches become floats inside the step.
+    Each epoch is one jitted call. After it, the raw and the EMA parameters are evaluated on
+    `test`, and a checkpoint is saved every `config.save_every` epochs (and at the end, and
+    on Ctrl-C). `stop_after` ends this session early, leaving a run that `--resume` continues.
+    `history` holds the rows of the epochs already trained: a resumed run goes on from there.
     """
-    return jnp.asarray(images.reshape(len(images), -1)), jnp.asarray(labels, dtype=jnp.int32)
+    history = list(history or [])
+    # A finetuning run never differentiates its frozen modules (see the finetuning page).
+    train_epoch = create_finetune_epoch(config, frozen) if frozen else create_state_epoch(config)
+    eval_step = create_eval_step(build_model(config))
+    # Evaluation keys depend only on the epoch, so a resumed run evaluates identically.
+    eval_key = jax.random.key(seed_for(config, "epoch_eval"))
+    first = len(history) + 1
+    bar = tqdm(range(first, config.epochs + 1), desc="epochs", disable=not progress)
+    done = 0
+    try:
+        for epoch in bar:
+            start = time.perf_counter()
+            new_state, metrics = train_epoch(state, *train)
+            metrics = jax.device_get(metrics)  # waits for the epoch: the timing is honest
+            seconds = time.perf_counter() - start
+            row = _epoch_row(epoch, seconds, metrics, new_state, test, eval_step, eval_key)
+            # The state and its history row change together, so Ctrl-C saves a matching pair.
+            state = new_state
+            history.append(row)
+            done += 1
+            last = epoch == config.epochs or done == stop_after
+            if manager is not None:
+                save_checkpoint(manager, epoch, state, history, row["test_ema_nelbo"], force=last)
+            bar.set_postfix(loss=f"{row['train_loss']:.2f}", test=f"{row['test_ema_nelbo']:.2f}")
+            if done == stop_after:
+                break
+    except KeyboardInterrupt:
+        # Nothing lost: the last finished epoch is saved before giving up.
+        if manager is not None and history:
+            row = history[-1]
+            save_checkpoint(
+                manager, row["epoch"], state, history, row["test_ema_nelbo"], force=True
+            )
+        raise
+    return state, history, len(history) == config.epochs
 
 
-def to_unit(images: jax.Array) -> jax.Array:
-    """uint8 pixels to floats in [0, 1]; float input is taken to be in [0, 1] already."""
-    if images.dtype == jnp.uint8:
-        return images.astype(jnp.float32) / 255.0
-    return images.astype(jnp.float32)
-    # --8<-- [end:prepare]
+def _epoch_row(epoch, seconds, metrics, state, test, eval_step, eval_key) -> dict:
+    """One epoch's line of the history: means of the per-step training metrics (shape
+    `(steps,)` each), the largest gradient norm, the last learning rate, and the test negative
+    ELBO of the raw and the EMA parameters, drawn with the same key."""
+    key = jax.random.fold_in(eval_key, epoch)
+    raw = jax.device_get(eval_step(state.params, *test, key))
+    ema = jax.device_get(eval_step(state.ema_params, *test, key))
+    row = {"epoch": epoch, "seconds": round(seconds, 3)}
+    row |= {f"train_{k}": float(np.mean(v)) for k, v in metrics.items()}
+    row["train_grad_norm_max"] = float(np.max(metrics["grad_norm"]))
+    row["learning_rate_end"] = float(metrics["learning_rate"][-1])
+    row |= {f"test_{k}": float(v) for k, v in raw.items()}
+    row |= {f"test_ema_{k}": float(v) for k, v in ema.items()}
+    return row
+    # --8<-- [end:fit]
 
 
-# --8<-- [start:loss_fn]
-def make_loss_fn(model: VAE, kl_weight: float) -> Callable:
-    """`loss_fn(params, images, labels, key) -> (loss, metrics)` for one batch."""
+def train_run(
+    config: Config | None,
+    out: Path,
+    *,
+    preset: str,
+    provenance: dict,
+    digits: tuple[int, ...] | None = None,
+    resume: bool = False,
+    finetune_from: Path | None = None,
+    stop_after: int | None = None,
+) -> dict | None:
+    """Train into the run directory `out`: a new run, a resumed one (`resume`, which takes
+    everything from `out/run.json` and ignores `config`), or one finetuned from another run.
 
-    def loss_fn(params, images, labels, key):
-        x = to_unit(images)
-        logits, mean, logvar = model.apply(params, x, labels, key)
-        rec = reconstruction_loss(logits, x).mean()
-        kl = kl_divergence(mean, logvar).mean()
-        # The beta-VAE objective; kl_weight = 1 is the negative ELBO.
-        loss = rec + kl_weight * kl
-        return loss, {"loss": loss, "rec": rec, "kl": kl}
-
-    return loss_fn
-    # --8<-- [end:loss_fn]
-
-
-# --8<-- [start:train_step]
-def create_train_step(model: VAE, optimiser: optax.GradientTransformation, kl_weight: float):
-    """A jitted `train_step(params, opt_state, images, labels, key)`.
-
-    The model, the optimiser and the KL weight are closed over, so only arrays cross the `jit`
-    boundary and the step compiles once.
+    Returns the final metrics, or None when `stop_after` ended the session early.
     """
-    loss_fn = make_loss_fn(model, kl_weight)
-
-    @jax.jit
-    def train_step(params, opt_state, images, labels, key):
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(params, images, labels, key)
-        updates, opt_state = optimiser.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, metrics
-
-    return train_step
-    # --8<-- [end:train_step]
-
-
-# --8<-- [start:eval_step]
-def create_eval_step(model: VAE):
-    """A jitted `eval_step(params, images, labels, key)`: the negative ELBO (KL weight 1)."""
-    loss_fn = make_loss_fn(model, kl_weight=1.0)
-
-    @jax.jit
-    def eval_step(params, images, labels, key):
-        _, metrics = loss_fn(params, images, labels, key)
-        return {"nelbo": metrics["loss"], "rec": metrics["rec"], "kl": metrics["kl"]}
-
-    return eval_step
-    # --8<-- [end:eval_step]
-
-
-# --8<-- [start:train_epoch]
-def create_train_epoch(
-    model: VAE, optimiser: optax.GradientTransformation, kl_weight: float, batch_size: int
-):
-    """A jitted `train_epoch(params, opt_state, images, labels, key)`: a whole epoch in one call.
-
-    The data already lives on the device; the epoch shuffles it there and runs every step under
-    `lax.scan`, so Python is not in the loop at all. A last partial batch is dropped.
-    """
-    step = create_train_step(model, optimiser, kl_weight)
-
-    @jax.jit
-    def train_epoch(params, opt_state, images, labels, key):
-        perm_key, step_key = jax.random.split(key)
-        num_steps = images.shape[0] // batch_size
-        perm = jax.random.permutation(perm_key, images.shape[0])
-        batches = perm[: num_steps * batch_size].reshape(num_steps, batch_size)
-
-        def body(carry, inputs):
-            params, opt_state = carry
-            idx, key = inputs
-            params, opt_state, metrics = step(params, opt_state, images[idx], labels[idx], key)
-            return (params, opt_state), metrics
-
-        keys = jax.random.split(step_key, num_steps)
-        (params, opt_state), metrics = jax.lax.scan(body, (params, opt_state), (batches, keys))
-        return params, opt_state, metrics  # metrics: (num_steps,) arrays
-
-    return train_epoch
-    # --8<-- [end:train_epoch]
-
-
-# --8<-- [start:init]
-def create_state(config: Config, key: jax.Array):
-    """The model, its initial parameters, the optimiser and its state."""
-    model = build_model(config)
-    init_key, call_key = jax.random.split(key)
-    x = jnp.zeros((1, 784), jnp.float32)
-    c = jnp.zeros((1,), jnp.int32)
-    params = model.init(init_key, x, c, call_key)
-    optimiser = optax.adam(config.learning_rate)
-    return model, params, optimiser, optimiser.init(params)
-    # --8<-- [end:init]
-
-
-# --8<-- [start:train_and_evaluate]
-def train_and_evaluate(config: Config, train, test, *, progress: bool = True):
-    """Train for `config.epochs` epochs; evaluate on `test` after each. Returns params, history.
-
-    `train` and `test` are `(images, labels)` pairs from [`prepare`][flaxguide.train.prepare].
-    """
-    key = jax.random.key(config.seed)
-    key, init_key = jax.random.split(key)
-    model, params, optimiser, opt_state = create_state(config, init_key)
-    train_epoch = create_train_epoch(model, optimiser, config.kl_weight, config.batch_size)
-    eval_step = create_eval_step(model)
-
-    history = []
-    bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress)
-    for epoch in bar:
-        key, epoch_key, eval_key = jax.random.split(key, 3)
-        start = time.perf_counter()
-        params, opt_state, metrics = train_epoch(params, opt_state, *train, epoch_key)
-        metrics = jax.device_get(metrics)  # waits for the epoch: the timing is honest
-        seconds = time.perf_counter() - start
-        test_metrics = jax.device_get(eval_step(params, *test, eval_key))
-        row = {"epoch": epoch, "seconds": round(seconds, 3)}
-        row |= {f"train_{k}": float(np.mean(v)) for k, v in metrics.items()}
-        row |= {f"test_{k}": float(v) for k, v in test_metrics.items()}
-        history.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.2f}", test_nelbo=f"{row['test_nelbo']:.2f}")
-    return model, params, history
-    # --8<-- [end:train_and_evaluate]
+    start = time.perf_counter()
+    if resume:
+        run = read_run(out)
+        config = run_config(run)
+        manager = run_manager(out, config)
+        state, history, _ = restore_run(out, manager=manager)
+        train, test = load_splits(run["digits"])
+        if steps_per_epoch(config, train) != run["steps_per_epoch"]:
+            raise RunError(f"{out} was trained on other data: its steps per epoch differ")
+    else:
+        check_new_run_dir(out)
+        train, test = load_splits(digits)
+        steps = steps_per_epoch(config, train)
+        finetuned_from = None
+        if finetune_from is None:
+            state = create_train_state(config, jax.random.key(seed_for(config, "train")), steps)
+        else:
+            source = read_run(finetune_from)
+            # The architecture comes from the source run; the training settings from `config`.
+            source_config = run_config(source)
+            config = dataclasses.replace(
+                config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
+            )
+            source_state, _, source_epoch = restore_run(finetune_from)
+            state = finetune_state(source_state, config, steps)
+            finetuned_from = {"run": str(finetune_from), "epoch": source_epoch}
+        run = new_run(
+            config,
+            preset=preset,
+            provenance=provenance,
+            digits=digits,
+            steps_per_epoch=steps,
+            finetuned_from=finetuned_from,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "run.json", run)
+        history = []
+        manager = run_manager(out, config)
+    state, history, finished = fit(
+        config,
+        state,
+        train,
+        test,
+        history=history,
+        manager=manager,
+        stop_after=stop_after,
+        frozen=tuple(run["frozen"]),
+    )
+    manager.wait_until_finished()
+    if not finished:
+        return None
+    metrics = final_metrics(config, state, train, test, history, run["preset"])
+    metrics["total_seconds"] = round(time.perf_counter() - start, 1)
+    write_json(out / "metrics.json", metrics)
+    return metrics

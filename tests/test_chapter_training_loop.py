@@ -1,15 +1,15 @@
-"""Tests for `flaxguide.loop`: the plain-JAX training loop of chapter 1."""
+"""Tests for `flaxguide.chapters.training_loop`: the plain-JAX training loop of chapter 1."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flaxguide.loop import (
+from flaxguide.chapters.training_loop import (
     B_TRUE,
     LEARNING_RATE,
     W_TRUE,
-    fit,
+    fit_linear,
     init_params,
     loss_fn,
     make_dataset,
@@ -28,7 +28,7 @@ def data() -> tuple[jax.Array, jax.Array]:
 @pytest.fixture(scope="module")
 def trained(data) -> tuple[dict[str, jax.Array], jax.Array]:
     x, y = data
-    return fit(jax.random.key(1), x, y, num_epochs=10, batch_size=32)
+    return fit_linear(jax.random.key(1), x, y, num_epochs=10, batch_size=32)
 
 
 def test_make_dataset_shapes_and_determinism(key):

@@ -1,7 +1,8 @@
 r"""Chapter 1: the shape of a training loop in plain JAX, on a problem small enough to read.
 
-A linear model $\hat y = x W + b$ fitted to [`make_dataset`][flaxguide.loop.make_dataset] by
-minibatch SGD, with every piece a pure function: parameters in, new parameters out.
+A linear model $\hat y = x W + b$ fitted by minibatch SGD to
+[`make_dataset`][flaxguide.chapters.training_loop.make_dataset], with every piece a pure
+function: parameters in, new parameters out.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def shuffled_batches(
     # --8<-- [end:shuffled_batches]
 
 
-# --8<-- [start:fit]
-def fit(
+# --8<-- [start:fit_linear]
+def fit_linear(
     key: jax.Array, x: jax.Array, y: jax.Array, *, num_epochs: int = 10, batch_size: int = 32
 ) -> tuple[Params, jax.Array]:
     """Train the linear model; return its parameters and the mean batch loss of each epoch."""
@@ -105,4 +106,4 @@ def fit(
             losses.append(loss)  # stays on the device: no sync with Python every step
         epoch_losses.append(jnp.mean(jnp.stack(losses)))
     return params, jnp.stack(epoch_losses)
-    # --8<-- [end:fit]
+    # --8<-- [end:fit_linear]

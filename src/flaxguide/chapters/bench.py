@@ -1,18 +1,25 @@
-"""How fast each way of feeding the training step runs, against the machine's matmul rate.
+"""Chapter 4's benchmark: how fast each way of feeding the training step runs, against the
+machine's matmul rate.
 
-A benchmark prints numbers; it asserts nothing. Compare rows within one run only.
+A benchmark prints numbers; it asserts nothing. Compare rows within one run only. Run it with
+`python -m flaxguide.chapters.bench --out bench.json`.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flaxguide.config import Config
-from flaxguide.train import create_state, create_train_epoch, create_train_step
+from flaxguide.chapters.cvae import create_train_epoch, create_train_step, init_training
+from flaxguide.config import Config, get_config
+from flaxguide.data import default_data_dir, load_mnist, prepare
+from flaxguide.provenance import provenance
 
 
 def best_time(fn, repeats: int) -> float:
@@ -39,7 +46,7 @@ def matmul_gflops(sizes=(1024, 2048), repeats: int = 5) -> float:
 
 def step_flops(config: Config, batch_size: int) -> float:
     """FLOPs of one training step at `batch_size`, from XLA's cost analysis of the compiled step."""
-    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    model, params, optimiser, opt_state = init_training(config, jax.random.key(0))
     step = create_train_step(model, optimiser, config.kl_weight)
     images = jnp.zeros((batch_size, 784), jnp.uint8)
     labels = jnp.zeros((batch_size,), jnp.int32)
@@ -55,7 +62,7 @@ def classic_loop(config: Config, mnist_root, num_batches: int = 600) -> float:
 
     dataset = MNIST(mnist_root, train=True, transform=T.ToTensor(), download=False)
     loader = DataLoader(dataset, batch_size=16, shuffle=True, drop_last=True)
-    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    model, params, optimiser, opt_state = init_training(config, jax.random.key(0))
     step = create_train_step(model, optimiser, config.kl_weight)
     key = jax.random.key(1)
     batches = iter(loader)
@@ -74,7 +81,7 @@ def classic_loop(config: Config, mnist_root, num_batches: int = 600) -> float:
 def per_batch_loop(config: Config, train, batch_size: int = 128) -> float:
     """Examples/s of one jitted step per batch, data on the device, Python driving the loop."""
     images, labels = train
-    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    model, params, optimiser, opt_state = init_training(config, jax.random.key(0))
     step = create_train_step(model, optimiser, config.kl_weight)
     num_steps = images.shape[0] // batch_size
     perm = np.random.default_rng(0).permutation(images.shape[0])
@@ -93,7 +100,7 @@ def per_batch_loop(config: Config, train, batch_size: int = 128) -> float:
 def whole_epoch(config: Config, train, batch_size: int, repeats: int = 2) -> float:
     """Examples/s of a whole epoch in one `jit` (`lax.scan`, on-device shuffle)."""
     images, labels = train
-    model, params, optimiser, opt_state = create_state(config, jax.random.key(0))
+    model, params, optimiser, opt_state = init_training(config, jax.random.key(0))
     epoch = create_train_epoch(model, optimiser, config.kl_weight, batch_size)
     key = jax.random.key(1)
     jax.block_until_ready(epoch(params, opt_state, images, labels, key))  # compile
@@ -140,3 +147,20 @@ def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
         "flops_per_example": {str(b): f for b, f in flops_per_example.items()},
         "rows": rows,
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Benchmark the `full` config on real MNIST and write the result, with provenance."""
+    cli = argparse.ArgumentParser(prog="python -m flaxguide.chapters.bench", description=__doc__)
+    cli.add_argument("--out", type=Path, required=True, help="a .json file")
+    args = cli.parse_args(argv)
+    train = prepare(*load_mnist("train"))
+    result = run_benchmark(get_config("full"), train, default_data_dir(), progress=print)
+    result |= provenance()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from flaxguide.modules import (
+from flaxguide.chapters.flax_modules import (
     Model,
     ModelCompact,
     dense_params_from_torch,

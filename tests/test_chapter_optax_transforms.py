@@ -1,4 +1,4 @@
-"""Gradient transformations of `flaxguide.transforms`, and the Adam step chapter 3 explains."""
+"""Chapter 3's gradient transformations, and the Adam step the chapter explains."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from flaxguide.transforms import ClipByRunningNormState, clip_by_running_norm
+from flaxguide.chapters.optax_transforms import ClipByRunningNormState, clip_by_running_norm
 
 
 def run(tx, gradients, params=None):

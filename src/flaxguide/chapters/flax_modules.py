@@ -1,15 +1,16 @@
 """Chapter 2: Flax modules, the two ways to write them, and PyTorch-compatible initialisation.
 
-[`Model`][flaxguide.modules.Model] and [`ModelCompact`][flaxguide.modules.ModelCompact] are the
-same layer written with `setup` and with `nn.compact`. The `torch_*` helpers give a Flax `Dense`
-the default initialisation of `torch.nn.Linear`, or copy a trained `torch.nn.Linear` across.
+[`Model`][flaxguide.chapters.flax_modules.Model] and
+[`ModelCompact`][flaxguide.chapters.flax_modules.ModelCompact] are the same layer written
+with `setup` and with `nn.compact`. The `torch_*` helpers give a Flax `Dense` the default
+initialisation of `torch.nn.Linear`, or copy a trained `torch.nn.Linear` across.
 
 Example:
     ```python
     import jax
     import jax.numpy as jnp
 
-    from flaxguide.modules import torch_like_dense
+    from flaxguide.chapters.flax_modules import torch_like_dense
 
     layer = torch_like_dense(256, 64)
     params = layer.init(jax.random.key(0), jnp.zeros((1, 256)))["params"]
@@ -62,7 +63,8 @@ class Model(nn.Module):
 
 # --8<-- [start:compact]
 class ModelCompact(nn.Module):
-    """The same layer as [`Model`][flaxguide.modules.Model], declared inline with `nn.compact`."""
+    """The same layer as [`Model`][flaxguide.chapters.flax_modules.Model], declared inline with
+    `nn.compact`."""
 
     dim: int
     activation_fn: Callable[[jax.Array], jax.Array] = nn.relu

@@ -1,0 +1,67 @@
+"""How good a trained model is: its test negative ELBO, and whether its samples show the digit
+asked for (as judged by a separate classifier)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from flaxguide.config import Config, seed_for
+from flaxguide.judge import accuracy, predict, train_classifier
+from flaxguide.models import VAE, build_model, generate
+from flaxguide.state import TrainState
+from flaxguide.steps import create_eval_step, steps_per_epoch
+
+
+# --8<-- [start:conditional_accuracy]
+def conditional_accuracy(model, params, judge, judge_params, key, per_digit: int) -> float:
+    """The share of prior samples (temperature 1) that the judge labels as the digit asked for."""
+    labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)
+    images = generate(model, params, key, labels, temperature=1.0)
+    return float(jnp.mean(predict(judge, judge_params, images) == labels))
+    # --8<-- [end:conditional_accuracy]
+
+
+def evaluate_nelbo(model: VAE, params, test, key: jax.Array, num_samples: int = 5) -> dict:
+    """The negative ELBO (KL weight 1) on `test`, averaged over `num_samples` draws of z.
+
+    Returns `{"nelbo", "rec", "kl"}` in nats per example.
+    """
+    eval_step = create_eval_step(model)
+    draws = [
+        jax.device_get(eval_step(params, *test, k)) for k in jax.random.split(key, num_samples)
+    ]
+    return {name: float(sum(d[name] for d in draws) / num_samples) for name in draws[0]}
+
+
+def final_metrics(
+    config: Config, state: TrainState, train, test, history: list[dict], preset: str
+) -> dict:
+    """Quality numbers of a finished run, measured on the EMA parameters (and the raw ones)."""
+    model = build_model(config)
+    key = jax.random.key(seed_for(config, "final_metrics"))
+    nelbo_key, judge_key, sample_key = jax.random.split(key, 3)
+    ema = evaluate_nelbo(model, state.ema_params, test, nelbo_key)
+    raw = evaluate_nelbo(model, state.params, test, nelbo_key)
+    # The judge learns from the run's own training split, so it knows the run's digits.
+    judge, judge_params = train_classifier(judge_key, train, config.judge_epochs)
+
+    def judged(params) -> float:
+        return conditional_accuracy(
+            model, params, judge, judge_params, sample_key, config.samples_per_digit
+        )
+
+    return {
+        "preset": preset,
+        "parameters": "ema",
+        "test_nelbo": ema["nelbo"],
+        "test_reconstruction": ema["rec"],
+        "test_kl": ema["kl"],
+        "test_nelbo_raw_params": raw["nelbo"],
+        "conditional_accuracy": judged(state.ema_params),
+        "conditional_accuracy_raw_params": judged(state.params),
+        "classifier_test_accuracy": accuracy(judge, judge_params, *test),
+        "steps_per_epoch": steps_per_epoch(config, train),
+        "train_seconds": round(sum(row["seconds"] for row in history), 1),
+        "history": history,
+    }
