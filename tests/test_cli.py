@@ -146,6 +146,10 @@ def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
     run = json.loads((out / "run.json").read_text())
     assert run["finetuned_from"] == {"run": str(quick_run), "epoch": 2}
     assert run["digits"] == [5, 6, 7, 8, 9]
+    assert run["frozen"] == ["encoder", "to_latent"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Samples are asked for the run's digits only: all ten would cap the share at 50%.
+    assert metrics["conditional_accuracy_digits"] == [5, 6, 7, 8, 9]
     _, _, source, _ = load_trained(quick_run)
     _, _, tuned, _ = load_trained(out)
     for name in ("encoder", "to_latent", "decoder"):

@@ -14,9 +14,15 @@ from flaxguide.steps import create_eval_step, steps_per_epoch
 
 
 # --8<-- [start:conditional_accuracy]
-def conditional_accuracy(model, params, judge, judge_params, key, per_digit: int) -> float:
-    """The share of prior samples (temperature 1) that the judge labels as the digit asked for."""
-    labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)
+def conditional_accuracy(
+    model, params, judge, judge_params, key, per_digit: int, digits=tuple(range(10))
+) -> float:
+    """The share of prior samples (temperature 1) that the judge labels as the digit asked for.
+
+    `per_digit` samples of each of `digits`: a run trained on some digits is asked only for
+    those, which its judge (trained on the same split) has seen.
+    """
+    labels = jnp.repeat(jnp.asarray(digits, dtype=jnp.int32), per_digit)  # (len(digits) * n,)
     images = generate(model, params, key, labels, temperature=1.0)
     return float(jnp.mean(predict(judge, judge_params, images) == labels))
     # --8<-- [end:conditional_accuracy]
@@ -35,9 +41,19 @@ def evaluate_nelbo(model: VAE, params, test, key: jax.Array, num_samples: int = 
 
 
 def final_metrics(
-    config: Config, state: TrainState, train, test, history: list[dict], preset: str
+    config: Config,
+    state: TrainState,
+    train,
+    test,
+    history: list[dict],
+    preset: str,
+    digits: tuple[int, ...] | None = None,
 ) -> dict:
-    """Quality numbers of a finished run, measured on the EMA parameters (and the raw ones)."""
+    """Quality numbers of a finished run, measured on the EMA parameters (and the raw ones).
+
+    `digits` are the run's digits (None: all ten); samples are asked for those only.
+    """
+    digits = tuple(range(config.num_classes)) if digits is None else tuple(digits)
     model = build_model(config)
     key = jax.random.key(seed_for(config, "final_metrics"))
     nelbo_key, judge_key, sample_key = jax.random.split(key, 3)
@@ -48,7 +64,7 @@ def final_metrics(
 
     def judged(params) -> float:
         return conditional_accuracy(
-            model, params, judge, judge_params, sample_key, config.samples_per_digit
+            model, params, judge, judge_params, sample_key, config.samples_per_digit, digits
         )
 
     return {
@@ -60,6 +76,7 @@ def final_metrics(
         "test_nelbo_raw_params": raw["nelbo"],
         "conditional_accuracy": judged(state.ema_params),
         "conditional_accuracy_raw_params": judged(state.params),
+        "conditional_accuracy_digits": list(digits),
         "classifier_test_accuracy": accuracy(judge, judge_params, *test),
         "steps_per_epoch": steps_per_epoch(config, train),
         "train_seconds": round(sum(row["seconds"] for row in history), 1),

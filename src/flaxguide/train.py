@@ -179,7 +179,7 @@ def train_run(
     manager.wait_until_finished()
     if not finished:
         return None
-    metrics = final_metrics(config, state, train, test, history, run["preset"])
+    metrics = final_metrics(config, state, train, test, history, run["preset"], run["digits"])
     metrics["total_seconds"] = round(time.perf_counter() - start, 1)
     write_json(out / "metrics.json", metrics)
     return metrics
