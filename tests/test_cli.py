@@ -1,6 +1,7 @@
 """The command line: clear errors with exit status 2, and the quick preset end to end."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from flaxguide.chapters.debugging import count_compiles
 from flaxguide.cli import main
+from flaxguide.runs import restore_run
 
 
 def run_cli(capsys, *argv):
@@ -115,6 +117,13 @@ def test_stop_and_resume_gives_the_uninterrupted_run(quick_run, tmp_path, mnist_
     main(["train", "--preset", "quick", "--stop-after", "1", "--out", str(out)])
     assert "continue with: python -m flaxguide train --resume" in capsys.readouterr().out
     assert not (out / "metrics.json").exists()
+    # The unfinished run restores from its directory alone, moved elsewhere, with no data.
+    moved = shutil.copytree(out, tmp_path / "moved")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(tmp_path / "no-mnist-here"))
+        state, history, epoch = restore_run(moved)
+    assert (epoch, len(history)) == (1, 1)
+    assert int(state.step) == json.loads((out / "run.json").read_text())["steps_per_epoch"]
     main(["train", "--resume", "--out", str(out)])
     resumed = json.loads((out / "metrics.json").read_text())
     straight = json.loads((quick_run / "metrics.json").read_text())
