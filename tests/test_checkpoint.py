@@ -280,5 +280,5 @@ def test_a_missing_epoch_names_the_ones_there(tmp_path, trained):
 
 @pytest.mark.parametrize("save_every, keep", [(0, 2), (1, 0)])
 def test_bad_manager_options(tmp_path, save_every, keep):
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="must be a positive finite number"):
         checkpoint_manager(tmp_path, save_every=save_every, keep=keep)

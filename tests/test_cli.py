@@ -22,16 +22,17 @@ def run_cli(capsys, *argv):
     "argv, message",
     [
         (["train", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
-        (["train", "--epochs", "0", "--out", "x"], "must be positive, got 0"),
-        (["train", "--batch-size", "-8", "--out", "x"], "must be positive, got -8"),
+        (["train", "--epochs", "0", "--out", "x"], "must be a positive finite number, got 0"),
+        (["train", "--batch-size", "-8", "--out", "x"], "must be a positive finite number, got -8"),
         (["train", "--latent-dim", "two", "--out", "x"], "'two' is not a whole number"),
-        (["train", "--kl-weight", "-1", "--out", "x"], "must be zero or positive, got -1.0"),
-        (["train", "--learning-rate", "0", "--out", "x"], "must be positive, got 0.0"),
+        (["train", "--kl-weight", "-1", "--out", "x"], "zero or positive (and finite), got -1.0"),
+        (["train", "--learning-rate", "0", "--out", "x"], "a positive finite number, got 0.0"),
+        (["train", "--learning-rate", "inf", "--out", "x"], "argument --learning-rate: learning"),
         (
             ["sample", "--run", "r", "--digit", "10", "--out", "s.png"],
             "digit from 0 to 9, got '10'",
         ),
-        (["sample", "--run", "r", "--digit", "3", "-n", "0", "--out", "s.png"], "must be positive"),
+        (["sample", "--run", "r", "--digit", "3", "-n", "0", "--out", "s.png"], "positive finite"),
         (["train", "--digits", "3-12", "--out", "x"], "integers from 0 to 9, got [10, 11, 12]"),
         (["train", "--digits", "three", "--out", "x"], "like 0-4 or 5,6,7, got 'three'"),
         (
@@ -201,14 +202,14 @@ def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monk
 
 
 def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch):
-    import flaxguide.train
+    import flaxguide.runner
 
     def interrupted(config, out, **kwargs):
         out.mkdir(parents=True)
         (out / "run.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(flaxguide.train, "train_run", interrupted)
+    monkeypatch.setattr(flaxguide.runner, "train_run", interrupted)
     code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"))
     assert code == 130
     assert f"train --resume --out {tmp_path / 'run'}" in err

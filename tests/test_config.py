@@ -28,10 +28,15 @@ def test_unknown_preset():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("batch_size", 0, "batch_size must be positive"),
-        ("latent_dim", -1, "latent_dim must be positive"),
-        ("learning_rate", 0.0, "learning_rate must be positive"),
+        ("batch_size", 0, "batch_size must be a positive finite number"),
+        ("latent_dim", -1, "latent_dim must be a positive finite number"),
+        ("learning_rate", 0.0, "learning_rate must be a positive finite number"),
         ("kl_weight", -0.5, "kl_weight must be zero or positive"),
+        ("learning_rate", float("inf"), "learning_rate must be a positive finite number"),
+        ("learning_rate", float("nan"), "learning_rate must be a positive finite number"),
+        ("learning_rate", 5.0, "learning_rate 5.0 is above 1.0"),
+        ("kl_weight", float("inf"), "kl_weight must be zero or positive"),
+        ("clip_norm", float("inf"), "clip_norm must be a positive finite number"),
         ("decoder_dims", (256, 10), "must end with 784 units"),
     ],
 )

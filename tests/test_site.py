@@ -79,3 +79,12 @@ def test_quality_numbers_come_from_the_manifest(site):
     assert "<!-- run-metrics -->" not in html
     assert f"<td>{manifest['metrics']['test_nelbo']:.2f} nats</td>" in html
     assert f"<td>{manifest['metrics']['conditional_accuracy']:.2%}</td>" in html
+
+
+def test_the_fault_table_lists_every_case_the_tests_try(site):
+    from fault_cases import FAULTS
+
+    html = (site / "checkpoints/index.html").read_text()
+    assert "<!-- faults -->" not in html
+    assert html.count("<tr>") >= len(FAULTS) + 1  # a header row, then one row per fault
+    assert "the disk fills up" in html and "a second <code>train --resume</code>" in html

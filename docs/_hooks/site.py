@@ -6,12 +6,15 @@
   the installed packages rather than typed by hand.
 - Fill the `<!-- run-metrics -->` marker from `docs/figures/manifest.json`, so the quality
   numbers on a page always belong to the figures beside them.
+- Fill the `<!-- faults -->` marker from the test suite's list of fault cases
+  (`tests/fault_cases.py`), so the table says what the tests try.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import runpy
 from importlib import metadata
 from pathlib import Path
 
@@ -24,6 +27,8 @@ KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
 VERSIONS_MARKER = "<!-- versions -->"
 METRICS_MARKER = "<!-- run-metrics -->"
+FAULTS_MARKER = "<!-- faults -->"
+FAULT_CASES = ROOT / "tests" / "fault_cases.py"
 MANIFEST = ROOT / "docs" / "figures" / "manifest.json"
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
 
@@ -72,4 +77,6 @@ def on_page_markdown(markdown, page, config, files):
         markdown = markdown.replace(VERSIONS_MARKER, versions_table())
     if METRICS_MARKER in markdown:
         markdown = markdown.replace(METRICS_MARKER, metrics_table())
+    if FAULTS_MARKER in markdown:
+        markdown = markdown.replace(FAULTS_MARKER, runpy.run_path(str(FAULT_CASES))["table"]())
     return markdown

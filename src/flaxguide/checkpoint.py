@@ -1,8 +1,9 @@
 """Training checkpoints, written with Orbax: the whole `TrainState` of an epoch.
 
 `checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold everything a run needs
-to resume exactly where it stopped. Where a run keeps them, and what else its directory holds,
-is [`flaxguide.runs`][flaxguide.runs]'s business.
+to resume exactly where it stopped, and restoring checks that a checkpoint is what was saved
+(see `flaxguide.integrity`). Where a run keeps its checkpoints, and what else its directory
+holds, is `flaxguide.runs`'s business.
 """
 
 from __future__ import annotations
@@ -15,18 +16,29 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from flaxguide.config import check_positive
+from flaxguide.integrity import (
+    CheckpointCorruptError,
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointWriteError,
+    check_fits,
+    content_digest,
+    unreadable_json,
+)
 from flaxguide.state import TrainState
 
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that holds nothing usable for the state asked for."""
-
-
-# Training checkpoints: the whole TrainState of an epoch, managed by Orbax.
-
-
-class CheckpointMismatchError(CheckpointError):
-    """A checkpoint whose arrays do not fit the state it is restored into (another config)."""
+# The errors live with the checks that raise them (`integrity`); they are this API too.
+__all__ = [
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "CheckpointWriteError",
+    "best_epoch",
+    "checkpoint_manager",
+    "latest_epoch",
+    "restore_checkpoint",
+    "save_checkpoint",
+]
 
 
 # --8<-- [start:checkpoint_manager]
@@ -66,12 +78,18 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
     for item, save_args, restore_args in [
         ("state", ocp.args.StandardSave, ocp.args.StandardRestore),
         ("history", ocp.args.JsonSave, ocp.args.JsonRestore),
+        ("digest", ocp.args.JsonSave, ocp.args.JsonRestore),
     ]:
         registry.add(item, save_args)
         registry.add(item, restore_args)
-    return ocp.CheckpointManager(
-        Path(directory).resolve(), options=options, handler_registry=registry
-    )
+    directory = Path(directory).resolve()
+    # The manager reads every checkpoint's metrics when it starts: a damaged one would stop it
+    # with a decoding error that names no checkpoint.
+    for step_dir in sorted(directory.glob("[0-9]*")):
+        problem = unreadable_json(step_dir)
+        if problem:
+            raise CheckpointCorruptError(step_dir, f"{problem} is not readable JSON")
+    return ocp.CheckpointManager(directory, options=options, handler_registry=registry)
     # --8<-- [end:checkpoint_manager]
 
 
@@ -118,30 +136,47 @@ def save_checkpoint(
     nelbo = float(nelbo) if math.isfinite(nelbo) else math.inf
     # NumPy and JAX scalars in the history become Python numbers, which JSON can write.
     history = jax.tree.map(lambda x: x.item() if hasattr(x, "item") else x, history)
-    saved = manager.save(
-        epoch,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardSave(_state_tree(state)),
-            history=ocp.args.JsonSave(history),
-        ),
-        metrics={"test_nelbo": nelbo},
-        force=force,
-    )
-    if saved and wait:
-        manager.wait_until_finished()  # the step directory is renamed into place here
+    tree = _state_tree(state)
+    # The digest is taken from the arrays in memory, before Orbax writes a byte of them.
+    digest = {"sha256": content_digest(tree, history)}
+    try:
+        saved = manager.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(tree),
+                history=ocp.args.JsonSave(history),
+                digest=ocp.args.JsonSave(digest),
+            ),
+            metrics={"test_nelbo": nelbo},
+            force=force,
+        )
+        if saved and wait:
+            manager.wait_until_finished()  # the step directory is renamed into place here
+    except OSError as err:  # a full disk, an I/O error: Orbax's half-written step is left aside
+        raise CheckpointWriteError(
+            f"could not write checkpoint {epoch} to {manager.directory}: {err}; "
+            "the checkpoints saved before it are intact"
+        ) from err
     return saved
     # --8<-- [end:save_checkpoint]
 
 
 # --8<-- [start:restore_checkpoint]
 def restore_checkpoint(
-    manager: ocp.CheckpointManager, target_state: TrainState, epoch: int | None = None
+    manager: ocp.CheckpointManager,
+    target_state: TrainState,
+    epoch: int | None = None,
+    *,
+    verify: bool = True,
 ) -> tuple[TrainState, list[dict], int]:
     """Checkpoint `epoch` (by default the latest) as `(state, history, epoch)`.
 
     `target_state` is a fresh `TrainState` built from the run's config: it supplies
     `apply_fn` and `tx`, and the shapes and dtypes every array must have. A checkpoint of
-    another config raises `CheckpointMismatchError` that says which arrays differ.
+    another config raises `CheckpointMismatchError` that says which arrays differ; a damaged
+    one (its content no longer matches the digest taken when it was saved, or a file that
+    cannot be read) raises `CheckpointCorruptError` naming its folder. `verify=False` skips
+    the digest, for checkpoints saved before digests were recorded.
     """
     manager.wait_until_finished()  # a save of this manager still in flight
     if epoch is None:
@@ -154,14 +189,7 @@ def restore_checkpoint(
             f"no checkpoint for epoch {epoch} in {manager.directory} (found: {found})"
         )
     target = _state_tree(target_state)
-    _check_fits(manager, epoch, target)
-    restored = manager.restore(
-        epoch,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(target), history=ocp.args.JsonRestore()
-        ),
-    )
-    tree = restored.state
+    tree, history = _read_verified(manager, epoch, target, verify)
     state = target_state.replace(
         step=tree["step"],
         params=tree["params"],
@@ -169,58 +197,44 @@ def restore_checkpoint(
         ema_params=tree["ema_params"],
         key=jax.random.wrap_key_data(tree["key"], impl=jax.random.key_impl(target_state.key)),
     )
-    return state, restored.history, epoch
-    # --8<-- [end:restore_checkpoint]
+    return state, history, epoch
 
 
-# --8<-- [start:check_fits]
-def _check_fits(
-    manager: ocp.CheckpointManager, epoch: int, target: dict, max_shown: int = 4
-) -> None:
-    """Raise `CheckpointMismatchError` unless the checkpoint holds exactly the arrays of
-    `target`, with the same shapes and dtypes.
+def _read_verified(manager, epoch: int, target: dict, verify: bool) -> tuple[dict, list[dict]]:
+    """The state tree and history of checkpoint `epoch`, checked against its digest.
 
-    Orbax refuses a mismatch too, but one difference at a time and in its own terms
-    (truncation and padding, "Source" and "Target" metadata); this lists what differs and
-    says how to fix it.
+    Any failure to read a checkpoint that fits the target is damage: Orbax and TensorStore
+    raise many kinds of errors on damaged files, and each becomes a `CheckpointCorruptError`.
     """
-    path = manager.directory / str(epoch)
-    # The metadata is read from the checkpoint's small JSON files, not from its arrays.
-    items = manager.metadata(epoch).item_metadata
-    if items is None or items.get("state") is None:
-        raise CheckpointError(
-            f"{path} holds no `state` item: it is not a flaxguide training checkpoint"
+    step_dir = Path(manager.directory) / str(epoch)
+    problem = unreadable_json(step_dir)
+    if problem:
+        raise CheckpointCorruptError(step_dir, f"{problem} is not readable JSON")
+    if verify and not (step_dir / "digest").is_dir():
+        raise CheckpointCorruptError(
+            step_dir,
+            "it has no digest, so it cannot be verified (checkpoints saved before digests "
+            "were recorded); restore it with verify=False if you trust it",
         )
-    on_disk, wanted = _shapes(items["state"].tree), _shapes(target)
-    if on_disk == wanted:
-        return
-    order = {"params": 0, "ema_params": 1, "opt_state": 2}  # the most telling first
-
-    def rank(name: str) -> tuple[int, str]:
-        return order.get(name.split("/")[0], len(order)), name
-
-    differences = [
-        f"  {name}: checkpoint {on_disk.get(name, 'missing')}, target {wanted.get(name, 'missing')}"
-        for name in sorted(on_disk.keys() | wanted.keys(), key=rank)
-        if on_disk.get(name) != wanted.get(name)
-    ]
-    count = len(differences)
-    if count > max_shown:
-        differences[max_shown:] = [f"  ... and {count - max_shown} more"]
-    raise CheckpointMismatchError(
-        f"checkpoint {path} does not fit the target state: "
-        f"{count} {'array differs' if count == 1 else 'arrays differ'}\n"
-        + "\n".join(differences)
-        + "\nCreate the target state from the config the checkpoint was trained with (a run "
-        "keeps it in run.json): the same layer sizes, latent_dim, schedule and clip_norm."
-    )
-
-
-def _shapes(tree) -> dict[str, str]:
-    """`{"params/params/encoder/Dense_0/kernel": "float32[794, 512]", ...}` for `tree`'s arrays."""
-    flat = ocp.tree.to_flat_dict(tree, sep="/")
-    return {path: f"{leaf.dtype}{list(leaf.shape)}" for path, leaf in flat.items()}
-    # --8<-- [end:check_fits]
+    args = {"state": ocp.args.StandardRestore(target), "history": ocp.args.JsonRestore()}
+    if verify:
+        args["digest"] = ocp.args.JsonRestore()
+    try:
+        check_fits(manager, epoch, target)
+        restored = manager.restore(epoch, args=ocp.args.Composite(**args))
+    except CheckpointError:
+        raise
+    except Exception as err:  # re-raised below: named, with its cause chained
+        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise CheckpointCorruptError(
+            step_dir, f"reading it failed: {type(err).__name__}: {detail}"
+        ) from err
+    if verify and content_digest(restored.state, restored.history) != restored.digest.get("sha256"):
+        raise CheckpointCorruptError(
+            step_dir, "its arrays or history differ from what was saved (sha256 mismatch)"
+        )
+    return restored.state, restored.history
+    # --8<-- [end:restore_checkpoint]
 
 
 def best_epoch(manager: ocp.CheckpointManager) -> int | None:

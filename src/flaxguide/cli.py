@@ -1,18 +1,17 @@
 """The command line: `python -m flaxguide {train,sample,figures}`.
 
 Kept thin: it parses arguments, then calls the package, which checks them (the config checks
-its own fields, the loader the digits). Bad input exits with status 2 and a message that says
-what was wrong and how to fix it. The heavy imports (JAX, torchvision) happen inside the
-commands, so `--help` and argument errors answer at once.
+its own fields, the loader the digits). Bad input exits with status 2 and one line that says
+what was wrong and how to fix it; a diverged run exits 3; a failure of the machine (MNIST
+missing, a checkpoint that could not be written) 1; Ctrl-C 130. The heavy imports (JAX,
+torchvision) happen inside the commands, so `--help` and argument errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
-import time
 from pathlib import Path
 
 from flaxguide.config import PRESETS, SCHEDULES, ConfigError, check_positive
@@ -33,16 +32,18 @@ CONFIG_OPTIONS = [
 ]
 
 
+DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
+
+
 class UsageError(Exception):
     """Input the command cannot use; reported with exit status 2."""
 
 
 def _number(convert, what: str, positive: bool = False):
-    """An argparse type: `convert` the text (and, if `positive`, require a value above zero).
+    """An argparse type: `convert` the text and, if `positive`, check it as the config would.
 
-    Option values that are config fields are checked by the config itself, once; these types
-    only parse, except for the few options (`-n`, `--temperature`, `--stop-after`) that are
-    not config fields.
+    Config fields are checked by the config itself, once; `positive` is for the few options
+    that are not config fields (`-n`, `--temperature`, `--stop-after`).
     """
 
     def parse(text: str):
@@ -87,10 +88,18 @@ def digit_set(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _output_dir(path: Path) -> None:
+    """Create the folder an output goes to, or say in one line why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the folder {path}: {err.strerror}") from err
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from flaxguide.config import get_config
     from flaxguide.provenance import provenance
-    from flaxguide.train import train_run
+    from flaxguide.runner import train_run
 
     overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
     if args.resume:
@@ -136,48 +145,36 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from flaxguide.runs import load_trained
 
     _, model, state, _ = load_trained(args.run)
+    _output_dir(args.out.parent)
     labels = jnp.full((args.n,), args.digit, jnp.int32)  # (n,): every sample asks for one digit
     # The EMA parameters, as for every number and figure the site publishes.
     images = generate(model, state.ema_params, jax.random.key(args.seed), labels, args.temperature)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     image_grid(jax.device_get(images)).savefig(args.out, dpi=80)
     print(f"wrote {args.n} samples of digit {args.digit} to {args.out}")
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from flaxguide.figures import draw_all
-    from flaxguide.provenance import provenance
+    from flaxguide.figures import draw_with_manifest
+    from flaxguide.runs import read_run
 
-    start = time.perf_counter()
-    written = draw_all(args.run, args.out, args.bench)
-    # The manifest says how the figures were made: this command, the code and versions that
-    # drew them, and the run's own record and final numbers (which the pages quote from it).
-    manifest = {
-        "command": " ".join(["python -m flaxguide", *sys.argv[1:]]),
-        "figures": written,
-        "figures_seconds": round(time.perf_counter() - start, 1),
-        "figures_drawn": provenance(),
-    }
-    if args.run is not None:
-        from flaxguide.runs import read_run
-
-        run = read_run(args.run)
-        metrics = json.loads((args.out / "metrics.json").read_text())  # copied by draw_all
-        manifest["run"] = {k: v for k, v in run.items() if k != "format"}
-        # The per-epoch history stays in metrics.json beside it; the manifest keeps the totals.
-        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
-    if args.compare:  # the ablation table of chapter 5, one row per run
-        from flaxguide.runs import compare_runs
-
-        comparison = compare_runs([args.run, *args.compare] if args.run else args.compare)
-        (args.out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
-        manifest["ablation"] = [str(run) for run in args.compare]
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for run in [args.run, *(args.compare or [])]:
+        if run is not None:
+            read_run(run)  # a missing or foreign run is reported before anything is drawn
+    _output_dir(args.out)
+    command = " ".join(["python -m flaxguide", *sys.argv[1:]])
+    written = draw_with_manifest(args.run, args.out, args.bench, args.compare or [], command)
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with each error on one line: the usage block would bury it; --help has it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train the class-conditioned VAE on MNIST")
@@ -199,7 +196,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
     train.add_argument("--digits", type=digit_set, help="train on these digits only, e.g. 0-4")
     train.add_argument(
-        "--resume", action="store_true", help="continue the interrupted run in --out"
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its newest intact checkpoint; a "
+        "damaged checkpoint is never restored: it is moved to OUT/damaged/ and named",
     )
     train.add_argument(
         "--finetune-from", type=Path, help="a run to finetune, with its encoder frozen"
@@ -233,9 +233,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     cli = parser()
     args = cli.parse_args(argv)
-    from flaxguide.checkpoint import CheckpointError
     from flaxguide.data import MNISTChecksumError, MNISTUnavailableError
+    from flaxguide.integrity import CheckpointError, CheckpointWriteError
+    from flaxguide.lock import LockError
     from flaxguide.runs import RunError
+    from flaxguide.train import DivergedError
 
     try:
         args.func(args)
@@ -243,8 +245,12 @@ def main(argv: list[str] | None = None) -> None:
         # Name the option the user typed, as argparse does for its own errors.
         option = f"argument --{err.field.replace('_', '-')}: " if err.field else ""
         cli.exit(2, f"{cli.prog} {args.command}: error: {option}{err}\n")
-    except (UsageError, RunError, CheckpointError) as err:
+    except CheckpointWriteError as err:  # the disk, not the input: the run stops, nothing lost
+        cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
+    except (UsageError, RunError, LockError, CheckpointError) as err:
         cli.exit(2, f"{cli.prog} {args.command}: error: {err}\n")
+    except DivergedError as err:
+        cli.exit(DIVERGED, f"{cli.prog} {args.command}: error: {err}\n")
     except (MNISTUnavailableError, MNISTChecksumError, FileNotFoundError) as err:
         cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
     except KeyboardInterrupt:

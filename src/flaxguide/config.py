@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -32,10 +33,15 @@ POSITIVE_FIELDS = (
 
 
 def check_positive(name: str, value: float, hint: str = "") -> None:
-    """Raise `ConfigError` unless `value > 0` (NaN is not positive either)."""
-    if not value > 0:
+    """Raise `ConfigError` unless `value` is a finite number above zero (NaN is neither)."""
+    if not (value > 0 and math.isfinite(value)):
         extra = f" ({hint})" if hint else ""
-        raise ConfigError(f"{name} must be positive{extra}, got {value}", name)
+        raise ConfigError(f"{name} must be a positive finite number{extra}, got {value}", name)
+
+
+# Above this peak learning rate Adam moves every weight by up to the rate itself at each step;
+# no run of this model trains there (the debugging chapter's run diverged at 0.3 unclipped).
+MAX_LEARNING_RATE = 1.0
 
 
 # Every random stream of a run starts from the config's seed, shifted by its purpose, so that
@@ -86,9 +92,16 @@ class Config:
     def __post_init__(self) -> None:
         for name in POSITIVE_FIELDS:
             check_positive(name, getattr(self, name))
-        if self.kl_weight < 0:
+        if self.learning_rate > MAX_LEARNING_RATE:
             raise ConfigError(
-                f"kl_weight must be zero or positive, got {self.kl_weight}", "kl_weight"
+                f"learning_rate {self.learning_rate} is above {MAX_LEARNING_RATE}, where Adam "
+                "moves every weight by up to the rate at each step; the presets use 3e-3",
+                "learning_rate",
+            )
+        if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
+            raise ConfigError(
+                f"kl_weight must be zero or positive (and finite), got {self.kl_weight}",
+                "kl_weight",
             )
         if self.schedule not in SCHEDULES:
             choices = " or ".join(map(repr, SCHEDULES))

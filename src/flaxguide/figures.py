@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: figures are drawn on machines without a display
 
 import json
+import time
 from pathlib import Path
 
 import jax
@@ -24,7 +25,8 @@ from flaxguide.data import load_mnist, to_unit
 from flaxguide.models import VAE, generate
 from flaxguide.optim import learning_rate_schedule
 from flaxguide.plots import bench_plot, curves, digit_rows, dynamics, image_table, schedule_plot
-from flaxguide.runs import load_trained
+from flaxguide.provenance import provenance
+from flaxguide.runs import compare_runs, load_trained, read_run
 
 
 # --8<-- [start:sample_rows]
@@ -138,4 +140,33 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
         fig.savefig(out / name, dpi=100)
         plt.close(fig)
         written[name] = what
+    return written
+
+
+def draw_with_manifest(
+    run_dir: Path | None, out: Path, bench: Path | None, compare: list[Path], command: str
+) -> dict[str, str]:
+    """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
+    `ablation.json` when `compare` names runs to tabulate beside `run_dir`)."""
+    start = time.perf_counter()
+    written = draw_all(run_dir, out, bench)
+    # The manifest says how the figures were made: the command, the code and versions that
+    # drew them, and the run's own record and final numbers (which the pages quote from it).
+    manifest = {
+        "command": command,
+        "figures": written,
+        "figures_seconds": round(time.perf_counter() - start, 1),
+        "figures_drawn": provenance(),
+    }
+    if run_dir is not None:
+        run = read_run(run_dir)
+        metrics = json.loads((out / "metrics.json").read_text())  # copied by draw_all
+        manifest["run"] = {k: v for k, v in run.items() if k != "format"}
+        # The per-epoch history stays in metrics.json beside it; the manifest keeps the totals.
+        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
+    if compare:  # the ablation table of chapter 5, one row per run
+        comparison = compare_runs([run_dir, *compare] if run_dir else compare)
+        (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
+        manifest["ablation"] = [str(run) for run in compare]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written

@@ -14,6 +14,8 @@ Both JSON files are written atomically, so a killed run never leaves half a file
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -22,6 +24,8 @@ import orbax.checkpoint as ocp
 from flaxguide.checkpoint import checkpoint_manager, restore_checkpoint
 from flaxguide.config import Config, from_dict, seed_for, to_dict
 from flaxguide.finetune import FROZEN, finetune_state
+from flaxguide.integrity import CheckpointCorruptError
+from flaxguide.lock import LOCK_FILE
 from flaxguide.models import VAE, build_model
 from flaxguide.state import TrainState, create_train_state
 
@@ -35,8 +39,16 @@ class RunError(ValueError):
 
 def check_new_run_dir(out: Path) -> None:
     """Refuse to write a run over anything that is already there: nothing gets lost."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(p.name != LOCK_FILE for p in out.iterdir())):
         raise RunError(f"{out} already exists and is not empty; choose another --out or remove it")
+
+
+def make_run_dir(out: Path) -> None:
+    """Create the run directory `out`, or say in one line why it cannot be."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create the run directory {out}: {err.strerror}") from err
 
 
 def write_json(path: Path, value: dict) -> None:
@@ -152,6 +164,35 @@ def restore_run(
     if manager.latest_step() is None:
         raise RunError(f"{run_dir} has no checkpoint yet: it stopped before its first save")
     return restore_checkpoint(manager, restore_target(run), epoch)
+
+
+def resume_newest_intact(
+    run_dir: Path, notify: Callable[[str], None]
+) -> tuple[TrainState, list[dict], ocp.CheckpointManager]:
+    """The newest checkpoint of a run that restores intact, as `(state, history, manager)`.
+
+    A damaged checkpoint is never restored: it is moved to `run_dir/damaged/` (kept, for a
+    look), `notify` is told which and why, and the next newest is tried.
+    """
+    run = read_run(run_dir)
+    target = restore_target(run)
+    while True:
+        manager = None
+        try:
+            manager = run_manager(run_dir, run_config(run))
+            if manager.latest_step() is None:
+                raise RunError(f"{run_dir} has no intact checkpoint to resume from")
+            state, history, _ = restore_checkpoint(manager, target)
+            return state, history, manager
+        except CheckpointCorruptError as err:
+            if manager is not None:
+                manager.close()
+            aside = Path(run_dir) / "damaged" / err.path.name
+            aside.parent.mkdir(exist_ok=True)
+            while aside.exists():
+                aside = aside.with_name(aside.name + "+")
+            shutil.move(err.path, aside)
+            notify(f"{err}\nmoved it to {aside}; resuming from the newest intact checkpoint")
 
 
 def load_trained(run_dir: Path) -> tuple[Config, VAE, TrainState, dict]:

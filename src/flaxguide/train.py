@@ -1,15 +1,13 @@
-"""The training loop `python -m flaxguide train` runs, and a whole run around it.
+"""The training loop `python -m flaxguide train` runs.
 
 [`fit`][flaxguide.train.fit] trains a `TrainState` epoch by epoch (each epoch one jitted call),
-evaluates and checkpoints after each; [`train_run`][flaxguide.train.train_run] starts, resumes
-or finetunes a run in a run directory and measures it when it finishes.
+evaluates and checkpoints after each, and stops a run that diverges.
+[`train_run`][flaxguide.runner.train_run] puts a run directory around it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -17,25 +15,18 @@ from tqdm.auto import tqdm
 
 from flaxguide.checkpoint import save_checkpoint
 from flaxguide.config import Config, seed_for
-from flaxguide.data import load_splits
-from flaxguide.finetune import create_finetune_epoch, finetune_state
-from flaxguide.metrics import final_metrics
+from flaxguide.finetune import create_finetune_epoch
 from flaxguide.models import build_model
-from flaxguide.runs import (
-    RunError,
-    check_new_run_dir,
-    new_run,
-    read_run,
-    restore_run,
-    run_config,
-    run_manager,
-    write_json,
-)
-from flaxguide.state import TrainState, create_train_state
-from flaxguide.steps import create_eval_step, create_state_epoch, steps_per_epoch
+from flaxguide.state import TrainState
+from flaxguide.steps import create_eval_step, create_state_epoch
 
 # What a finetuned run takes from the run it starts from; the rest of its config is its own.
 MODEL_FIELDS = ("encoder_dims", "decoder_dims", "latent_dim", "num_classes")
+
+
+class DivergedError(RuntimeError):
+    """An epoch produced a non-finite loss or gradient norm. The run stops there: the state
+    of the last finished epoch is saved, the bad one never is, and no metrics are written."""
 
 
 # --8<-- [start:fit]
@@ -73,6 +64,7 @@ def fit(
             new_state, metrics = train_epoch(state, *train)
             metrics = jax.device_get(metrics)  # waits for the epoch: the timing is honest
             seconds = time.perf_counter() - start
+            _check_finite(epoch, metrics, manager, state, history)
             row = _epoch_row(epoch, seconds, metrics, new_state, test, eval_step, eval_key)
             # The state and its history row change together, so Ctrl-C saves a matching pair.
             state = new_state
@@ -85,14 +77,36 @@ def fit(
             if done == stop_after:
                 break
     except KeyboardInterrupt:
-        # Nothing lost: the last finished epoch is saved before giving up.
-        if manager is not None and history:
-            row = history[-1]
-            save_checkpoint(
-                manager, row["epoch"], state, history, row["test_ema_nelbo"], force=True
-            )
+        _save_last_finished(manager, state, history)  # nothing lost
         raise
     return state, history, len(history) == config.epochs
+
+
+def _save_last_finished(manager, state: TrainState, history: list[dict]) -> None:
+    """Save the last finished epoch (unless it is on disk already), before giving up."""
+    if manager is not None and history:
+        row = history[-1]
+        save_checkpoint(manager, row["epoch"], state, history, row["test_ema_nelbo"], force=True)
+
+
+def _check_finite(epoch: int, metrics, manager, state: TrainState, history: list[dict]) -> None:
+    """Raise `DivergedError` if any step of the epoch had a non-finite loss or gradient norm.
+
+    `state` and `history` are still those of the epoch before, which are saved first.
+    """
+    finite = np.isfinite(metrics["loss"]) & np.isfinite(metrics["grad_norm"])  # (steps,)
+    if finite.all():
+        return
+    first = int(np.flatnonzero(~finite)[0])
+    _save_last_finished(manager, state, history)
+    kept = f"epoch {history[-1]['epoch']} is saved" if history else "no epoch had finished"
+    if manager is None:
+        kept = "nothing was saved (no checkpoint manager)"
+    raise DivergedError(
+        f"training diverged in epoch {epoch}: the loss or the gradient norm was not finite "
+        f"from step {first + 1} of {finite.size} on; {kept}, and no metrics were written. "
+        "Lower the learning rate or keep gradient clipping on, then train a new run."
+    )
 
 
 def _epoch_row(epoch, seconds, metrics, state, test, eval_step, eval_key) -> dict:
@@ -110,76 +124,3 @@ def _epoch_row(epoch, seconds, metrics, state, test, eval_step, eval_key) -> dic
     row |= {f"test_ema_{k}": float(v) for k, v in ema.items()}
     return row
     # --8<-- [end:fit]
-
-
-def train_run(
-    config: Config | None,
-    out: Path,
-    *,
-    preset: str,
-    provenance: dict,
-    digits: tuple[int, ...] | None = None,
-    resume: bool = False,
-    finetune_from: Path | None = None,
-    stop_after: int | None = None,
-) -> dict | None:
-    """Train into the run directory `out`: a new run, a resumed one (`resume`, which takes
-    everything from `out/run.json` and ignores `config`), or one finetuned from another run.
-
-    Returns the final metrics, or None when `stop_after` ended the session early.
-    """
-    start = time.perf_counter()
-    if resume:
-        run = read_run(out)
-        config = run_config(run)
-        manager = run_manager(out, config)
-        state, history, _ = restore_run(out, manager=manager)
-        train, test = load_splits(run["digits"])
-        if steps_per_epoch(config, train) != run["steps_per_epoch"]:
-            raise RunError(f"{out} was trained on other data: its steps per epoch differ")
-    else:
-        check_new_run_dir(out)
-        train, test = load_splits(digits)
-        steps = steps_per_epoch(config, train)
-        finetuned_from = None
-        if finetune_from is None:
-            state = create_train_state(config, jax.random.key(seed_for(config, "train")), steps)
-        else:
-            source = read_run(finetune_from)
-            # The architecture comes from the source run; the training settings from `config`.
-            source_config = run_config(source)
-            config = dataclasses.replace(
-                config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
-            )
-            source_state, _, source_epoch = restore_run(finetune_from)
-            state = finetune_state(source_state, config, steps)
-            finetuned_from = {"run": str(finetune_from), "epoch": source_epoch}
-        run = new_run(
-            config,
-            preset=preset,
-            provenance=provenance,
-            digits=digits,
-            steps_per_epoch=steps,
-            finetuned_from=finetuned_from,
-        )
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "run.json", run)
-        history = []
-        manager = run_manager(out, config)
-    state, history, finished = fit(
-        config,
-        state,
-        train,
-        test,
-        history=history,
-        manager=manager,
-        stop_after=stop_after,
-        frozen=tuple(run["frozen"]),
-    )
-    manager.wait_until_finished()
-    if not finished:
-        return None
-    metrics = final_metrics(config, state, train, test, history, run["preset"], run["digits"])
-    metrics["total_seconds"] = round(time.perf_counter() - start, 1)
-    write_json(out / "metrics.json", metrics)
-    return metrics

@@ -1,0 +1,48 @@
+"""One writer per run directory: a lock that the operating system releases with its holder."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_FILE = "train.lock"  # held by the one process training in a run directory
+
+
+class LockError(ValueError):
+    """The run directory is held by another process, or cannot be written to at all."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the lock of `run_dir` while training: one writer per run directory.
+
+    The lock is an `fcntl` lock on `run_dir/train.lock`, which holds the holder's PID. The
+    operating system releases it when the process ends, however it ends, so a killed run never
+    leaves a lock behind that blocks the next one.
+    """
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        handle = path.open("a+")
+    except OSError as err:
+        raise LockError(f"cannot write in the run directory {run_dir}: {err.strerror}") from err
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise LockError(
+                f"{run_dir} is being trained by another process (PID {holder}); "
+                "wait for it to finish or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,142 @@
+"""A whole training run in its run directory: start, resume or finetune it, train it with
+[`fit`][flaxguide.train.fit], and measure it when it finishes."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+
+from flaxguide.config import Config, ConfigError, seed_for
+from flaxguide.data import load_splits
+from flaxguide.finetune import finetune_state
+from flaxguide.lock import LOCK_FILE, run_lock
+from flaxguide.metrics import final_metrics
+from flaxguide.runs import (
+    check_new_run_dir,
+    make_run_dir,
+    new_run,
+    read_run,
+    restore_run,
+    resume_newest_intact,
+    run_config,
+    run_manager,
+    write_json,
+)
+from flaxguide.state import create_train_state
+from flaxguide.steps import steps_per_epoch
+from flaxguide.train import fit
+
+# What a finetuned run takes from the run it starts from; the rest of its config is its own.
+MODEL_FIELDS = ("encoder_dims", "decoder_dims", "latent_dim", "num_classes")
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def train_run(
+    config: Config | None,
+    out: Path,
+    *,
+    preset: str,
+    provenance: dict,
+    digits: tuple[int, ...] | None = None,
+    resume: bool = False,
+    finetune_from: Path | None = None,
+    stop_after: int | None = None,
+    notify: Callable[[str], None] = _to_stderr,
+) -> dict | None:
+    """Train into the run directory `out`: a new run, a resumed one (`resume`, which takes
+    everything from `out/run.json` and ignores `config`), or one finetuned from another run.
+
+    One process at a time trains in a directory (see `flaxguide.lock`). A resumed run
+    continues from its newest intact checkpoint; damaged ones are moved aside and reported
+    through `notify`. Returns the final metrics, or None when `stop_after` ended the session
+    early.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    if resume:
+        read_run(out)  # a missing or foreign directory is reported before anything is written
+    else:
+        check_new_run_dir(out)
+        created = not out.exists()
+        make_run_dir(out)
+    try:
+        with run_lock(out):
+            if resume:
+                state, history, manager = resume_newest_intact(out, notify)
+                run = read_run(out)
+                config = run_config(run)
+                train, test = load_splits(run["digits"])
+            else:
+                run, config, state, train, test = _start(
+                    config, out, preset, provenance, digits, finetune_from
+                )
+                history, manager = [], run_manager(out, config)
+            state, history, finished = fit(
+                config,
+                state,
+                train,
+                test,
+                history=history,
+                manager=manager,
+                stop_after=stop_after,
+                frozen=tuple(run["frozen"]),
+            )
+            manager.wait_until_finished()
+            if not finished:
+                return None
+            metrics = final_metrics(
+                config, state, train, test, history, run["preset"], run["digits"]
+            )
+            metrics["total_seconds"] = round(time.perf_counter() - start, 1)
+            write_json(out / "metrics.json", metrics)
+            return metrics
+    finally:
+        # A new run that failed before it wrote run.json leaves no directory behind.
+        if not resume and created and not (out / "run.json").exists():
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+
+
+def _start(config, out, preset, provenance, digits, finetune_from):
+    """A new run's record (written to run.json), config, initial state and data."""
+    check_new_run_dir(out)  # again, under the lock: another process may have started here
+    train, test = load_splits(digits)
+    if config.batch_size > train[0].shape[0]:
+        which = "" if digits is None else f" of the digits {', '.join(map(str, digits))}"
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the training set "
+            f"({train[0].shape[0]:,} examples{which}); choose at most {train[0].shape[0]}",
+            "batch_size",
+        )
+    steps = steps_per_epoch(config, train)
+    finetuned_from = None
+    if finetune_from is None:
+        state = create_train_state(config, jax.random.key(seed_for(config, "train")), steps)
+    else:
+        source_config = run_config(read_run(finetune_from))
+        # The architecture comes from the source run; the training settings from `config`.
+        config = dataclasses.replace(
+            config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
+        )
+        source_state, _, source_epoch = restore_run(finetune_from)
+        state = finetune_state(source_state, config, steps)
+        finetuned_from = {"run": str(finetune_from), "epoch": source_epoch}
+    run = new_run(
+        config,
+        preset=preset,
+        provenance=provenance,
+        digits=digits,
+        steps_per_epoch=steps,
+        finetuned_from=finetuned_from,
+    )
+    write_json(out / "run.json", run)
+    return run, config, state, train, test
