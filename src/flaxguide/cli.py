@@ -74,18 +74,13 @@ def digit(text: str) -> int:
 
 
 def digit_set(text: str) -> tuple[int, ...]:
-    """`0-4`, `5,6,7` or `3`: a set of digits, checked by the loader's own rule."""
-    from flaxguide.data import check_digits
+    """`0-4`, `5,6,7` or `3`, parsed and checked by the loader's own rule."""
+    from flaxguide.data import parse_digits
 
     try:
-        if "-" in text:
-            low, high = (int(part) for part in text.split("-"))
-            return check_digits(range(low, high + 1))
-        return check_digits([int(part) for part in text.split(",")])
+        return parse_digits(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"expected digits from 0 to 9 like 0-4 or 5,6,7, got {text!r} ({err})"
-        ) from None
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _output_dir(path: Path) -> None:
@@ -139,11 +134,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     import jax
     import jax.numpy as jnp
+    import matplotlib
 
     from flaxguide.models import generate
     from flaxguide.plots import image_grid
     from flaxguide.runs import load_trained
 
+    matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     _, model, state, _ = load_trained(args.run)
     _output_dir(args.out.parent)
     labels = jnp.full((args.n,), args.digit, jnp.int32)  # (n,): every sample asks for one digit
@@ -154,6 +151,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
+    import matplotlib
+
     from flaxguide.figures import draw_with_manifest
     from flaxguide.runs import read_run
 
@@ -161,6 +160,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
         if run is not None:
             read_run(run)  # a missing or foreign run is reported before anything is drawn
     _output_dir(args.out)
+    matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
     written = draw_with_manifest(args.run, args.out, args.bench, args.compare or [], command)
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")

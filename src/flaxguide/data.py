@@ -170,6 +170,19 @@ def check_digits(digits: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted({int(d) for d in digits}))
 
 
+def parse_digits(text: str) -> tuple[int, ...]:
+    """Digits written as `0-4`, `5,6,7` or `3`, checked by `check_digits`."""
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-"))
+            return check_digits(range(low, high + 1))
+        return check_digits([int(part) for part in text.split(",")])
+    except ValueError as err:
+        raise ValueError(
+            f"expected digits from 0 to 9 like 0-4 or 5,6,7, got {text!r} ({err})"
+        ) from None
+
+
 def select_digits(
     images: np.ndarray, labels: np.ndarray, digits: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -6,10 +6,6 @@ figures`; the grids and curves themselves come from [`flaxguide.plots`][flaxguid
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: figures are drawn on machines without a display
-
 import json
 import time
 from pathlib import Path
@@ -19,6 +15,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from flaxguide.config import seed_for
 from flaxguide.data import load_mnist, to_unit
@@ -137,10 +134,30 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
         )
     written = {}
     for name, (what, fig) in figures.items():
-        fig.savefig(out / name, dpi=100)
+        save_figure(fig, out / name)
         plt.close(fig)
         written[name] = what
     return written
+
+
+DPI = 100  # pixels per inch of every saved figure
+
+
+def smallest_text_pt(fig: Figure) -> float:
+    """The size, in points, of the smallest piece of visible text in `fig` (after drawing it)."""
+    fig.canvas.draw()  # tick labels exist only once the figure is drawn
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    return min(sizes, default=0.0)
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """Save `fig` as a PNG on a white background (it stays legible in dark mode), recording
+    its smallest text size in the file, so a test can check it at the size a page shows it."""
+    metadata = {
+        "flaxguide:smallest-text-pt": f"{smallest_text_pt(fig):.1f}",
+        "flaxguide:dpi": str(DPI),
+    }
+    fig.savefig(path, dpi=DPI, facecolor="white", metadata=metadata)
 
 
 def draw_with_manifest(

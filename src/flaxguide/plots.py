@@ -6,10 +6,6 @@ knows about models. [`flaxguide.figures`][flaxguide.figures] draws the model's o
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: figures are drawn on machines without a display
-
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -88,8 +84,17 @@ def curves(history: list[dict]) -> Figure:
 
 def dynamics(history: list[dict]) -> Figure:
     """Per epoch: the logged learning rate, gradient norms, and test loss of raw vs EMA params."""
+    # Three panels side by side are shown at about half their size: larger type keeps the
+    # ticks readable there (at least 9 px on screen).
+    with plt.rc_context({"font.size": 15}):
+        fig, (lr, norm, ema) = plt.subplots(1, 3, figsize=(12, 3.6))
+        _dynamics_panels(history, lr, norm, ema)
+        fig.tight_layout()
+    return fig
+
+
+def _dynamics_panels(history: list[dict], lr, norm, ema) -> None:
     epochs = [row["epoch"] for row in history]
-    fig, (lr, norm, ema) = plt.subplots(1, 3, figsize=(12, 3.2))
     lr.plot(epochs, [row["learning_rate_end"] for row in history])
     lr.set_title("learning rate (logged)")
     norm.plot(epochs, [row["train_grad_norm"] for row in history], label="mean")
@@ -106,8 +111,6 @@ def dynamics(history: list[dict]) -> Figure:
     for ax in (lr, norm, ema):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 # --8<-- [start:schedule_plot]

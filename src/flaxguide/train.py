@@ -11,7 +11,7 @@ import time
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text: tqdm.auto warns in notebooks without widgets
 
 from flaxguide.checkpoint import save_checkpoint
 from flaxguide.config import Config, seed_for

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text: tqdm.auto warns in notebooks without widgets
 
 from flaxguide.config import Config, seed_for
 from flaxguide.losses import make_loss_fn

@@ -1,0 +1,301 @@
+"""The built site as a reader sees it, in a real browser: every page of the navigation.
+
+Playwright drives Debian's `chromium` package through `executable_path`: Playwright's own
+browser download cannot work offline, so it is never used. Without Chromium these tests skip
+with one line saying how to enable them, except where `FLAXGUIDE_BROWSER_TESTS=required` (CI),
+where a missing browser is a failure.
+"""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+from browser import narrow_problems_on, problems_on
+from conftest import MKDOCS_YML, ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    if os.environ.get("FLAXGUIDE_BROWSER_TESTS") == "required":
+        raise RuntimeError("the browser tests are required here, but no chromium is installed")
+    pytest.skip(
+        "browser tests need Chromium: `apt-get install chromium` (Debian) to run them",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import sync_playwright  # noqa: E402 (only once a browser exists)
+
+# The pages of the navigation, from mkdocs.yml: `index.md` is served at /, `x.md` at /x/.
+NAV = re.findall(r":\s*([\w-]+\.(?:md|ipynb))\s*$", MKDOCS_YML.read_text(), flags=re.MULTILINE)
+PATHS = ["/" if page == "index.md" else f"/{page.rsplit('.', 1)[0]}/" for page in NAV]
+SEARCHES = {
+    "multi_transform": "/finetuning/",
+    "transform": "/finetuning/",
+    "optax.multi_transform": "/finetuning/",
+    "incremental_update": "/beyond/",
+    "TrainState": "/beyond/",
+    "CheckpointManager": "/checkpoints/",
+    "value_and_grad": "/training-loop/",
+}
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path):
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist_mirror):
+    """The site built once, as CI builds it (the notebook executed), and served locally."""
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "CI": "true", "FLAXGUIDE_MNIST_MIRROR": str(mnist_mirror)}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(MKDOCS_YML), "-d", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    server, url = serve(out)
+    yield out, url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A page opened in a fresh context, with everything that went wrong while it loaded."""
+
+    def __init__(self, browser, url: str, width: int = 1280, dark: bool = False):
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
+        )
+        self.page = self.context.new_page()
+        self.failures: list[str] = []
+        host = urlparse(url).netloc
+        self.page.on(
+            "console",
+            lambda m: m.type in ("error", "warning") and self.failures.append(f"console: {m.text}"),
+        )
+        self.page.on("pageerror", lambda e: self.failures.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.failures.append(f"failed: {r.url}"))
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failures.append(f"HTTP {r.status}: {r.url}"),
+        )
+        self.page.on(
+            "request",
+            lambda r: (
+                urlparse(r.url).netloc not in (host, "")
+                and not r.url.startswith("data:")
+                and self.failures.append(f"request to another host: {r.url}")
+            ),
+        )
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_timeout(400)  # scripts that run after load: KaTeX, copy buttons
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_page_loads_clean_and_fits_a_phone(site, browser, path):
+    visit = Visit(browser, site[1] + path)
+    try:
+        assert visit.failures == []
+        assert problems_on(visit.page) == []
+        assert narrow_problems_on(visit.page) == []  # wide equations scroll at 1280 px too
+        visit.page.set_viewport_size({"width": 390, "height": 844})
+        visit.page.wait_for_timeout(300)  # the layout settles at the new width
+        assert narrow_problems_on(visit.page) == []
+    finally:
+        visit.close()
+
+
+def test_content_tabs_switch(site, browser):
+    visit = Visit(browser, site[1] + "/training-loop/")
+    try:
+        tab_sets = visit.page.locator(".tabbed-set")
+        assert tab_sets.count() > 0
+        second = tab_sets.first.locator(".tabbed-labels > label").nth(1)
+        second.click()
+        block = tab_sets.first.locator(".tabbed-content > .tabbed-block").nth(1)
+        assert block.is_visible()
+    finally:
+        visit.close()
+
+
+@pytest.fixture(scope="module")
+def search_page(site, browser):
+    visit = Visit(browser, site[1] + "/")
+    yield visit.page
+    visit.close()
+
+
+@pytest.mark.parametrize("term, expected", SEARCHES.items())
+def test_search_finds_api_names(search_page, term, expected):
+    box = search_page.locator(".md-search__input")
+    box.click()
+    box.fill("")
+    search_page.keyboard.type(term)  # typed, as a reader does: search runs on key events
+    search_page.wait_for_selector(".md-search-result__item", timeout=10_000)
+    search_page.wait_for_timeout(300)
+    pages = search_page.eval_on_selector_all(
+        ".md-search-result__list > .md-search-result__item",
+        "items => items.map(item => item.querySelector('a').pathname)",
+    )
+    assert expected in pages[:5], pages
+
+
+def test_the_notebook_holds_its_figures_and_no_stderr(site, browser):
+    visit = Visit(browser, site[1] + "/notebook/")
+    try:
+        counts = visit.page.evaluate(
+            """() => {
+              const cells = [...document.querySelectorAll('.jp-CodeCell')];
+              const plotting = cells.filter(c => /plt\\.show|_rows\\(|style_transfer\\(/
+                .test(c.querySelector('.jp-InputArea').textContent));
+              return {
+                plotting: plotting.length,
+                withImage: plotting.filter(c => c.querySelector('.jp-OutputArea img')).length,
+                stderr: document.querySelectorAll(
+                  '[data-mime-type="application/vnd.jupyter.stderr"]').length,
+                download: [...document.querySelectorAll('a[href$=".ipynb"]')].length,
+              };
+            }"""
+        )
+        assert counts["plotting"] > 0
+        assert counts["withImage"] == counts["plotting"], counts
+        assert counts["stderr"] == 0, counts
+        assert counts["download"] >= 1, counts
+    finally:
+        visit.close()
+
+
+def figure_pages(out: Path) -> list[str]:
+    """The paths of the pages that show a figure of `docs/figures`."""
+    pages = [
+        p for p in out.rglob("index.html") if re.search(r'src="(\.\./)?figures/', p.read_text())
+    ]
+    return sorted({"/" + p.parent.relative_to(out).as_posix().strip(".") for p in pages})
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_figures_are_legible_and_open_full_size(site, browser, dark):
+    from PIL import Image
+
+    out, url = site
+    checked = 0
+    for path in figure_pages(out):
+        visit = Visit(browser, url + path.rstrip("/") + "/", dark=dark)
+        try:
+            shown = visit.page.eval_on_selector_all(
+                "img[src*='figures/']",
+                """imgs => imgs.map(img => ({src: img.src, width: img.clientWidth,
+                    natural: img.naturalWidth, link: img.closest('a')?.href}))""",
+            )
+        finally:
+            visit.close()
+        for figure in shown:
+            png = Image.open(out / urlparse(figure["src"]).path.lstrip("/"))
+            points = float(png.text["flaxguide:smallest-text-pt"])
+            pixels = (
+                points * int(png.text["flaxguide:dpi"]) / 72 * figure["width"] / figure["natural"]
+            )
+            assert pixels >= 9, f"{figure['src']}: smallest text {pixels:.1f} px on {path}"
+            assert figure["link"] == figure["src"], f"{figure['src']} does not open full size"
+            corner = png.convert("RGBA").getpixel((0, 0))
+            assert corner == (255, 255, 255, 255), f"{figure['src']}: not on opaque white"
+            checked += 1
+    assert checked >= 8
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+@functools.cache  # the reference page alone is linked to hundreds of times
+def parse(path: Path) -> Links:
+    links = Links()
+    links.feed(path.read_text())
+    return links
+
+
+def test_every_internal_link_and_anchor_resolves(site):
+    out = site[0]
+    broken = []
+    for page in sorted(out.rglob("*.html")):
+        base = "/" + page.relative_to(out).as_posix()
+        for href in parse(page).hrefs:
+            target = urlparse(urljoin(base, href))
+            if target.scheme or target.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            file = out / target.path.lstrip("/")
+            if target.path.endswith("/") or file.is_dir():
+                file = file / "index.html"
+            if not file.is_file():
+                broken.append(f"{base}: {href} (no {file.relative_to(out)})")
+            elif target.fragment and target.fragment not in parse(file).ids:
+                broken.append(f"{base}: {href} (no #{target.fragment})")
+    assert broken == []
+
+
+# The checks themselves can fail: pages built broken, each with one defect.
+
+BROKEN_PAGES = {
+    "image": '<p>A figure: <img src="missing.png" alt="gone"></p>',
+    "heading": "<h2>An interactive f_θ</h2>",
+    "raw-maths": "<p>The loss is $$\\mathcal{L} = x$$ here.</p>",
+    "overflow": '<div class="katex-display" style="overflow: visible; width: 300px">'
+    '<span style="display: inline-block; width: 900px">a very wide equation</span></div>',
+}
+
+
+@pytest.mark.parametrize("defect", BROKEN_PAGES)
+def test_the_checks_fail_on_a_broken_page(browser, tmp_path, defect):
+    (tmp_path / "index.html").write_text(
+        f"<!doctype html><html><body><main class='md-content'>{BROKEN_PAGES[defect]}"
+        "</main></body></html>"
+    )
+    server, url = serve(tmp_path)
+    try:
+        visit = Visit(browser, url + "/", width=390)
+        found = problems_on(visit.page) + narrow_problems_on(visit.page) + visit.failures
+        visit.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found, f"the {defect} page passed every check"
