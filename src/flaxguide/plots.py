@@ -96,17 +96,17 @@ def dynamics(history: list[dict]) -> Figure:
 def _dynamics_panels(history: list[dict], lr, norm, ema) -> None:
     epochs = [row["epoch"] for row in history]
     lr.plot(epochs, [row["learning_rate_end"] for row in history])
-    lr.set_title("learning rate (logged)")
+    lr.set_title("learning rate (logged)", fontsize="medium")
     norm.plot(epochs, [row["train_grad_norm"] for row in history], label="mean")
     norm.plot(epochs, [row["train_grad_norm_max"] for row in history], label="max")
     norm.set_yscale("log")
-    norm.set_title("global gradient norm, before clipping")
+    norm.set_title("gradient norm, before clipping", fontsize="medium")
     norm.legend()
     ema.plot(epochs, [row["test_nelbo"] for row in history], label="raw parameters")
     ema.plot(epochs, [row["test_ema_nelbo"] for row in history], label="EMA parameters")
     low = min(row["test_ema_nelbo"] for row in history)
     ema.set_ylim(low - 1, low + 12)
-    ema.set_title("test negative ELBO (nats)")
+    ema.set_title("test negative ELBO (nats)", fontsize="medium")
     ema.legend()
     for ax in (lr, norm, ema):
         ax.set_xlabel("epoch")
