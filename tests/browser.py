@@ -27,6 +27,7 @@ PAGE_PROBLEMS_JS = """() => {
   }
   for (const pre of document.querySelectorAll('.md-content pre')) {
     if (pre.closest('.jp-Cell')) continue;  // notebook cells: mkdocs-jupyter draws its own
+    if (pre.closest('.linenodiv, .linenos')) continue;  // the line numbers beside source code
     const block = pre.closest('.highlight') || pre;
     const button = block.querySelector('.md-code__button, .md-clipboard');
     if (!button) {
