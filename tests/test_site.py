@@ -88,3 +88,13 @@ def test_the_fault_table_lists_every_case_the_tests_try(site):
     assert "<!-- faults -->" not in html
     assert html.count("<tr>") >= len(FAULTS) + 1  # a header row, then one row per fault
     assert "the disk fills up" in html and "a second <code>train --resume</code>" in html
+
+
+def test_the_landing_page_leads_with_the_result(site):
+    manifest = json.loads((ROOT / "docs/figures/manifest.json").read_text())
+    html = (site / "index.html").read_text()
+    samples, numbers = html.find('src="figures/samples.png"'), html.find("nats</td>")
+    chapters = html.find('id="chapter-map"')
+    assert 0 < samples < numbers < chapters  # the samples, then the numbers, then the path
+    assert f"<td>{manifest['metrics']['test_nelbo']:.2f} nats</td>" in html
+    assert "examples/s" in html
