@@ -41,3 +41,12 @@ def mnist_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+def mnist_slices(mirror: Path, root: Path, train: int, test: int) -> tuple[tuple, tuple]:
+    """The first `train` training and `test` test examples of real MNIST, on the device."""
+    from flaxguide.data import load_mnist, prepare
+
+    images, labels = load_mnist("train", root=root, mirror=mirror)
+    test_images, test_labels = load_mnist("test", root=root, mirror=mirror)
+    return prepare(images[:train], labels[:train]), prepare(test_images[:test], test_labels[:test])

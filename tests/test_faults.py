@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, mnist_slices
 from fault_cases import FAULTS
 from orbax.checkpoint._src.handlers import json_checkpoint_handler
 
@@ -34,8 +34,14 @@ from flaxguide.checkpoint import (
 )
 from flaxguide.cli import main
 from flaxguide.config import get_config
-from flaxguide.data import load_mnist, prepare
-from flaxguide.runs import new_run, restore_target, resume_newest_intact, run_manager, write_json
+from flaxguide.runs import (
+    new_run,
+    read_run,
+    restore_target,
+    resume_newest_intact,
+    run_manager,
+    write_json,
+)
 from flaxguide.state import create_train_state
 from flaxguide.train import DivergedError, fit
 
@@ -79,10 +85,7 @@ def assert_same(a, b) -> None:
 
 @pytest.fixture(scope="module")
 def data(mnist_mirror, tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    images, labels = load_mnist("train", root=root, mirror=mnist_mirror)
-    test_images, test_labels = load_mnist("test", root=root, mirror=mnist_mirror)
-    return prepare(images[:512], labels[:512]), prepare(test_images[:256], test_labels[:256])
+    return mnist_slices(mnist_mirror, tmp_path_factory.mktemp("mnist"), train=512, test=256)
 
 
 def make_run(run_dir: Path, epochs: int) -> list:
@@ -182,7 +185,7 @@ def test_a_damaged_checkpoint_is_never_restored(tmp_path):
         target.write_bytes(bytes(data))
         try:
             with run_manager(work, SMALL) as manager:
-                state, history, _ = restore_checkpoint(manager, restore_target(read(work)))
+                state, history, _ = restore_checkpoint(manager, restore_target(read_run(work)))
         except CheckpointCorruptError as err:
             assert str(work / "checkpoints" / "1") in str(err)
             detected.setdefault(kind_of(name), []).append(name)
@@ -197,12 +200,6 @@ def test_a_damaged_checkpoint_is_never_restored(tmp_path):
         "array metadata",
         "checkpoint metadata",
     ], detected
-
-
-def read(run_dir):
-    from flaxguide.runs import read_run
-
-    return read_run(run_dir)
 
 
 @pytest.mark.parametrize("damage", ["_CHECKPOINT_METADATA", "metrics/metrics", "state/_METADATA"])
@@ -355,7 +352,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     gc.collect()  # the abandoned writes complain here, inside this test's filter
     with run_manager(tmp_path / "run", SMALL) as manager:
         assert manager.all_steps() == [1]
-        state, _, epoch = restore_checkpoint(manager, restore_target(read(tmp_path / "run")))
+        state, _, epoch = restore_checkpoint(manager, restore_target(read_run(tmp_path / "run")))
     assert epoch == 1
     assert_same(state, states[0])
 

@@ -5,20 +5,17 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+from conftest import mnist_slices
 
 from flaxguide.checkpoint import checkpoint_manager, latest_epoch, restore_checkpoint
 from flaxguide.config import get_config
-from flaxguide.data import load_mnist, prepare
 from flaxguide.state import create_train_state
 from flaxguide.train import fit
 
 
 @pytest.fixture(scope="module")
 def data(mnist_mirror, tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    images, labels = load_mnist("train", root=root, mirror=mnist_mirror)
-    test_images, test_labels = load_mnist("test", root=root, mirror=mnist_mirror)
-    return prepare(images[:1024], labels[:1024]), prepare(test_images[:512], test_labels[:512])
+    return mnist_slices(mnist_mirror, tmp_path_factory.mktemp("mnist"), train=1024, test=512)
 
 
 def leaves_equal(a, b) -> bool:
