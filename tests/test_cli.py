@@ -40,6 +40,7 @@ def run_cli(capsys, *argv):
             "argument --warmup-epochs: warmup_epochs",
         ),
         (["train", "--clip-norm", "0", "--out", "x"], "argument --clip-norm: clip_norm must be"),
+        (["train", "--api", "torch", "--out", "x"], "argument --api: invalid choice: 'torch'"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
@@ -213,3 +214,88 @@ def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch
     code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"))
     assert code == 130
     assert f"train --resume --out {tmp_path / 'run'}" in err
+
+
+@pytest.fixture(scope="module")
+def nnx_run(tmp_path_factory, mnist_mirror):
+    """A quick NNX run, stopped after its first epoch and resumed from the command line."""
+    out = tmp_path_factory.mktemp("runs") / "nnx"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+        mp.setenv("FLAXGUIDE_DATA", str(tmp_path_factory.mktemp("data")))
+        main(["train", "--api", "nnx", "--preset", "quick", "--stop-after", "1", "--out", str(out)])
+        assert not (out / "metrics.json").exists()
+        main(["train", "--resume", "--out", str(out)])
+    return out
+
+
+def test_an_nnx_run_trains_resumes_and_samples(nnx_run, tmp_path, mnist_env):
+    run = json.loads((nnx_run / "run.json").read_text())
+    assert run["config"]["api"] == "nnx"
+    metrics = json.loads((nnx_run / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2]
+    assert metrics["test_nelbo"] < 200  # two epochs of the quick preset: about 108 nats
+    state, _, epoch = restore_run(nnx_run)
+    assert epoch == 2 and type(state).__name__ == "NNXTrainState"
+    main(
+        [
+            "sample",
+            "--run",
+            str(nnx_run),
+            "--digit",
+            "4",
+            "-n",
+            "4",
+            "--out",
+            str(tmp_path / "s.png"),
+        ]
+    )
+    assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_an_nnx_finetuning_run_keeps_the_encoder(nnx_run, tmp_path, mnist_env):
+    from flaxguide.runs import load_trained
+
+    out = tmp_path / "finetuned"
+    main(
+        [
+            "train",
+            "--finetune-from",
+            str(nnx_run),
+            "--digits",
+            "5-9",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert json.loads((out / "run.json").read_text())["config"]["api"] == "nnx"  # the source's
+    _, _, source, _ = load_trained(nnx_run)
+    _, _, tuned, _ = load_trained(out)
+    for name in ("encoder", "to_latent", "decoder"):
+        pairs = zip(
+            jax.tree.leaves(source.params["params"][name]),
+            jax.tree.leaves(tuned.params["params"][name]),
+            strict=True,
+        )
+        assert all(np.array_equal(a, b) for a, b in pairs) == (name != "decoder"), name
+
+
+def test_a_run_keeps_its_api(capsys, quick_run, nnx_run, tmp_path):
+    code, err = run_cli(capsys, "train", "--resume", "--api", "nnx", "--out", str(quick_run))
+    assert code == 2
+    assert f"--resume continues {quick_run}, a run trained with linen; drop --api nnx" in err
+    code, err = run_cli(
+        capsys,
+        "train",
+        "--finetune-from",
+        str(nnx_run),
+        "--api",
+        "linen",
+        "--out",
+        str(tmp_path / "f"),
+    )
+    assert code == 2
+    assert f"--finetune-from keeps {nnx_run}, a run trained with nnx; drop --api linen" in err
+    assert not (tmp_path / "f").exists()

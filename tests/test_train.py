@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import mnist_slices
 
+from flaxguide.apis import initial_state
 from flaxguide.checkpoint import checkpoint_manager, latest_epoch, restore_checkpoint
 from flaxguide.config import get_config
 from flaxguide.state import create_train_state
@@ -23,13 +24,14 @@ def leaves_equal(a, b) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_resume_equals_uninterrupted(data, tmp_path):
+@pytest.mark.parametrize("api", ["linen", "nnx"])
+def test_resume_equals_uninterrupted(data, tmp_path, api):
     train, test = data
-    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=128, save_every=1)
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=128, save_every=1, api=api)
     steps_per_epoch = train[0].shape[0] // config.batch_size
 
     def fresh():
-        return create_train_state(config, jax.random.key(config.seed), steps_per_epoch)
+        return initial_state(config, steps_per_epoch)
 
     def manager(name):
         return checkpoint_manager(tmp_path / name, save_every=1, keep=2)
@@ -91,10 +93,10 @@ def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
     train, test = data
     config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
     steps_per_epoch = train[0].shape[0] // config.batch_size
-    real = train_module.create_state_epoch
+    real = train_module.create_epoch
 
-    def interrupted_on_second_epoch(config):
-        epoch, calls = real(config), []
+    def interrupted_on_second_epoch(config, state, frozen):
+        epoch, calls = real(config, state, frozen), []
 
         def train_epoch(state, images, labels):
             calls.append(1)
@@ -104,7 +106,7 @@ def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
 
         return train_epoch
 
-    monkeypatch.setattr(train_module, "create_state_epoch", interrupted_on_second_epoch)
+    monkeypatch.setattr(train_module, "create_epoch", interrupted_on_second_epoch)
     manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
     state = create_train_state(config, jax.random.key(0), steps_per_epoch)
     with pytest.raises(KeyboardInterrupt):

@@ -72,6 +72,15 @@ API: dict[str, dict[str, str]] = {
         "make_finetune_optimiser": "finetune",
         "trainable_grad": "finetune",
     },
+    "NNX": {
+        "initial_state": "apis",
+        "as_linen": "apis",
+        "NNXTrainState": "nnx_train",
+        "create_nnx_train_state": "nnx_train",
+        "create_nnx_state_epoch": "nnx_train",
+        "trainable": "nnx_train",
+        "nnx_finetune_state": "nnx_train",
+    },
     "Runs and checkpoints": {
         "RunError": "runs",
         "read_run": "runs",

@@ -1,4 +1,5 @@
-"""Training checkpoints, written with Orbax: the whole `TrainState` of an epoch.
+"""Training checkpoints, written with Orbax: the whole training state of an epoch (a Linen
+`TrainState` or an `NNXTrainState`).
 
 `checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold everything a run needs
 to resume exactly where it stopped, and restoring checks that a checkpoint is what was saved
@@ -25,6 +26,7 @@ from flaxguide.integrity import (
     content_digest,
     unreadable_json,
 )
+from flaxguide.nnx_train import NNXTrainState, fill_state, state_arrays
 from flaxguide.state import TrainState
 
 # The errors live with the checks that raise them (`integrity`); they are this API too.
@@ -94,17 +96,18 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
 
 
 # --8<-- [start:state_tree]
-def _state_tree(state: TrainState) -> dict:
-    """Everything of a `TrainState` that changes during training, as arrays Orbax can write.
+def _state_tree(state: TrainState | NNXTrainState) -> dict:
+    """Everything of a training state that changes during training, as arrays Orbax can write.
 
-    `apply_fn`, `tx` and `ema_decay` are code and config, not data: they come back from the
-    target state. A typed key is stored as its raw `uint32` data.
+    Code and config (`apply_fn`, `tx`, the EMA decay, NNX graph definitions) come back from the
+    target state. A typed key is stored as its raw `uint32` data; an NNX `State` as the nested
+    dict of its arrays (`nnx.to_pure_dict`), the form Flax's checkpointing guide uses.
     """
     return {
         "step": jnp.asarray(state.step, jnp.int32),  # a fresh state's step is a Python 0
-        "params": state.params,
-        "opt_state": state.opt_state,
-        "ema_params": state.ema_params,
+        "params": state_arrays(state.params),
+        "opt_state": state_arrays(state.opt_state),
+        "ema_params": state_arrays(state.ema_params),
         "key": jax.random.key_data(state.key),
     }
     # --8<-- [end:state_tree]
@@ -192,9 +195,9 @@ def restore_checkpoint(
     tree, history = _read_verified(manager, epoch, target, verify)
     state = target_state.replace(
         step=tree["step"],
-        params=tree["params"],
-        opt_state=tree["opt_state"],
-        ema_params=tree["ema_params"],
+        params=fill_state(target_state.params, tree["params"]),
+        opt_state=fill_state(target_state.opt_state, tree["opt_state"]),
+        ema_params=fill_state(target_state.ema_params, tree["ema_params"]),
         key=jax.random.wrap_key_data(tree["key"], impl=jax.random.key_impl(target_state.key)),
     )
     return state, history, epoch

@@ -14,7 +14,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from flaxguide.config import PRESETS, SCHEDULES, ConfigError, check_positive
+from flaxguide.cli_types import digit, digit_set, number, positive_float, positive_int, whole_number
+from flaxguide.config import APIS, PRESETS, SCHEDULES, ConfigError
 
 # The `train` options that set a config field of the same name (`--batch-size`: `batch_size`).
 CONFIG_OPTIONS = [
@@ -29,6 +30,7 @@ CONFIG_OPTIONS = [
     "clip_norm",
     "ema_decay",
     "save_every",
+    "api",
 ]
 
 
@@ -37,50 +39,6 @@ DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
 
 class UsageError(Exception):
     """Input the command cannot use; reported with exit status 2."""
-
-
-def _number(convert, what: str, positive: bool = False):
-    """An argparse type: `convert` the text and, if `positive`, check it as the config would.
-
-    Config fields are checked by the config itself, once; `positive` is for the few options
-    that are not config fields (`-n`, `--temperature`, `--stop-after`).
-    """
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if positive:
-            try:
-                check_positive("the value", value)
-            except ConfigError as err:
-                raise argparse.ArgumentTypeError(str(err)) from None
-        return value
-
-    return parse
-
-
-whole_number = _number(int, "a whole number")
-number = _number(float, "a number")
-positive_int = _number(int, "a whole number", positive=True)
-positive_float = _number(float, "a number", positive=True)
-
-
-def digit(text: str) -> int:
-    if text not in [str(d) for d in range(10)]:
-        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {text!r}")
-    return int(text)
-
-
-def digit_set(text: str) -> tuple[int, ...]:
-    """`0-4`, `5,6,7` or `3`, parsed and checked by the loader's own rule."""
-    from flaxguide.data import parse_digits
-
-    try:
-        return parse_digits(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _output_dir(path: Path) -> None:
@@ -95,9 +53,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     from flaxguide.config import get_config
     from flaxguide.provenance import provenance
     from flaxguide.runner import train_run
+    from flaxguide.runs import check_api
 
     overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
     if args.resume:
+        check_api(args.out, args.api, "--resume continues")
         given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
         if given or args.no_clip or args.digits or args.finetune_from:
             raise UsageError(
@@ -106,6 +66,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             )
         config = None
     else:
+        if args.finetune_from:
+            overrides["api"] = check_api(args.finetune_from, args.api, "--finetune-from keeps")
         config = get_config(args.preset, **overrides)
         if args.no_clip:  # get_config leaves None alone, so switch clipping off here
             config = dataclasses.replace(config, clip_norm=None)
@@ -194,6 +156,11 @@ def parser() -> argparse.ArgumentParser:
     clip.add_argument("--no-clip", action="store_true", help="turn gradient clipping off")
     train.add_argument("--ema-decay", type=number)
     train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
+    train.add_argument(
+        "--api",
+        choices=APIS,
+        help="the Flax API to train with (default linen; a resumed or finetuned run keeps its own)",
+    )
     train.add_argument("--digits", type=digit_set, help="train on these digits only, e.g. 0-4")
     train.add_argument(
         "--resume",

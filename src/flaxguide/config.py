@@ -19,6 +19,7 @@ class ConfigError(ValueError):
 
 
 SCHEDULES = ("warmup_cosine", "constant")  # learning-rate schedules `make_optimiser` builds
+APIS = ("linen", "nnx")  # the Flax APIs a run can be trained with
 POSITIVE_FIELDS = (
     "learning_rate",
     "latent_dim",
@@ -84,6 +85,9 @@ class Config:
     save_every: int = 5  # epochs between checkpoints
     keep_checkpoints: int = 2  # the latest K are kept, plus the best by test negative ELBO
 
+    # The Flax API that trains the model: Linen (the chapters' main thread) or NNX (its twin).
+    api: str = "linen"
+
     # The judge: a separate MLP classifier that labels generated digits.
     judge_epochs: int = 10
     samples_per_digit: int = 1000  # for `conditional_accuracy`
@@ -103,6 +107,9 @@ class Config:
                 f"kl_weight must be zero or positive (and finite), got {self.kl_weight}",
                 "kl_weight",
             )
+        if self.api not in APIS:
+            choices = " or ".join(map(repr, APIS))
+            raise ConfigError(f"api must be {choices}, got {self.api!r}", "api")
         if self.schedule not in SCHEDULES:
             choices = " or ".join(map(repr, SCHEDULES))
             raise ConfigError(f"schedule must be {choices}, got {self.schedule!r}", "schedule")

@@ -1,4 +1,4 @@
-"""The class-conditioned VAE as a Flax NNX module, and moving trained Linen parameters into it.
+"""The class-conditioned VAE as a Flax NNX module, and moving parameters between it and Linen.
 
 The same layers as the Linen [`VAE`][flaxguide.models.VAE], computed the same way; the
 difference is where the parameters live: an NNX module holds them (as `nnx.Param`), the way a
@@ -8,7 +8,7 @@ PyTorch module does, while a Linen module is a stateless description applied to 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,9 +17,9 @@ from flax import nnx
 from flaxguide.config import Config
 from flaxguide.data import to_unit
 from flaxguide.losses import kl_divergence, reconstruction_loss
-from flaxguide.steps import scan_epoch
 
 
+# --8<-- [start:feedforward]
 class FeedForward(nnx.Module):
     """Dense layers with a ReLU between them (and after the last, unless `drop_last_activation`)."""
 
@@ -27,6 +27,7 @@ class FeedForward(nnx.Module):
         self, in_features: int, dims: Sequence[int], *, rngs: nnx.Rngs, drop_last_activation=False
     ):
         sizes = (in_features, *dims)
+        # NNX needs the input size up front: it creates the parameters here, not at first call.
         self.layers = nnx.List([nnx.Linear(i, o, rngs=rngs) for i, o in itertools.pairwise(sizes)])
         self.drop_last_activation = drop_last_activation
 
@@ -37,7 +38,10 @@ class FeedForward(nnx.Module):
                 x = jax.nn.relu(x)
         return x
 
+    # --8<-- [end:feedforward]
 
+
+# --8<-- [start:vae]
 class VAE(nnx.Module):
     """The CVAE of chapter 4, as an NNX module: encoder and decoder see the class as one-hot."""
 
@@ -69,6 +73,36 @@ class VAE(nnx.Module):
         z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
         return self.decode(z, c), mean, logvar
 
+    # --8<-- [end:vae]
+
+
+# --8<-- [start:loss_fn]
+def make_nnx_loss_fn(kl_weight: float) -> Callable:
+    """`loss_fn(model, images, labels, key) -> (loss, metrics)`: the Linen loss, given the model.
+
+    Where Linen's `loss_fn(params, ...)` applies a stateless model to a parameter tree, the NNX
+    loss takes the model itself; `nnx.grad` differentiates with respect to its `nnx.Param`s.
+    """
+
+    def loss_fn(model: VAE, images, labels, key):
+        x = to_unit(images)
+        logits, mean, logvar = model(x, labels, key)
+        rec = reconstruction_loss(logits, x).mean()
+        kl = kl_divergence(mean, logvar).mean()
+        loss = rec + kl_weight * kl  # the beta-VAE objective, as in `make_loss_fn`
+        return loss, {"loss": loss, "rec": rec, "kl": kl}
+
+    return loss_fn
+    # --8<-- [end:loss_fn]
+
+
+# --8<-- [start:from_linen]
+def _layers(model: VAE) -> dict[str, nnx.Linear]:
+    """Each dense layer of `model`, under the path its Linen twin has in `variables["params"]`."""
+    stacks = (("encoder", model.encoder), ("decoder", model.decoder))
+    layers = {f"{name}/Dense_{i}": layer for name, s in stacks for i, layer in enumerate(s.layers)}
+    return layers | {"to_latent": model.to_latent}
+
 
 def from_linen(config: Config, variables: dict) -> VAE:
     """An NNX `VAE` holding the parameters of a Linen `VAE`'s `variables` (`{"params": ...}`).
@@ -77,14 +111,8 @@ def from_linen(config: Config, variables: dict) -> VAE:
     unchanged; a shape that differs (another config) is an error naming the layer.
     """
     model = VAE(config, rngs=nnx.Rngs(0))
-    params = variables["params"]
-    layers = {
-        f"{name}/Dense_{i}": layer
-        for name, stack in (("encoder", model.encoder), ("decoder", model.decoder))
-        for i, layer in enumerate(stack.layers)
-    } | {"to_latent": model.to_latent}
-    for path, layer in layers.items():
-        source = params
+    for path, layer in _layers(model).items():
+        source = variables["params"]
         for part in path.split("/"):
             source = source[part]
         for name in ("kernel", "bias"):
@@ -98,32 +126,14 @@ def from_linen(config: Config, variables: dict) -> VAE:
     return model
 
 
-def create_nnx_epoch(graphdef: nnx.GraphDef, kl_weight: float, batch_size: int):
-    """A jitted `train_epoch(state, images, labels, key) -> (state, metrics)` for NNX.
-
-    `graphdef, state = nnx.split((model, optimizer))` separates the Python objects from their
-    arrays: inside the jitted epoch each step merges them back, takes a step the NNX way
-    (`nnx.value_and_grad`, `optimizer.update`), and splits the arrays out again, so the carry of
-    [`scan_epoch`][flaxguide.steps.scan_epoch] is an ordinary pytree.
-    """
-
-    def loss_fn(model: VAE, images, labels, key):
-        x = to_unit(images)
-        logits, mean, logvar = model(x, labels, key)
-        rec = reconstruction_loss(logits, x).mean()
-        kl = kl_divergence(mean, logvar).mean()
-        loss = rec + kl_weight * kl  # the beta-VAE objective, as in `make_loss_fn`
-        return loss, {"loss": loss, "rec": rec, "kl": kl}
-
-    def step(state, images, labels, key):
-        model, optimizer = nnx.merge(graphdef, state)
-        grads, metrics = nnx.grad(loss_fn, has_aux=True)(model, images, labels, key)
-        optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), metrics
-
-    @jax.jit
-    def train_epoch(state, images, labels, key):
-        shuffle_key, step_key = jax.random.split(key)
-        return scan_epoch(step, state, images, labels, shuffle_key, step_key, batch_size)
-
-    return train_epoch
+def to_linen(model: VAE) -> dict:
+    """The parameters of an NNX `VAE` as the `variables` of the Linen `VAE` of the same config."""
+    params: dict = {}
+    for path, layer in _layers(model).items():
+        *parents, leaf = path.split("/")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = {name: getattr(layer, name).get_value() for name in ("kernel", "bias")}
+    return {"params": params}
+    # --8<-- [end:from_linen]

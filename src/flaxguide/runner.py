@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
-
-from flaxguide.config import Config, ConfigError, seed_for
+from flaxguide.apis import as_linen
+from flaxguide.config import Config, ConfigError
 from flaxguide.data import load_splits
-from flaxguide.finetune import finetune_state
 from flaxguide.lock import LOCK_FILE, run_lock
 from flaxguide.metrics import final_metrics
 from flaxguide.runs import (
     check_new_run_dir,
+    finetuning_state,
+    initial_state,
     make_run_dir,
     new_run,
     read_run,
@@ -27,7 +27,6 @@ from flaxguide.runs import (
     run_manager,
     write_json,
 )
-from flaxguide.state import create_train_state
 from flaxguide.steps import steps_per_epoch
 from flaxguide.train import fit
 
@@ -93,7 +92,7 @@ def train_run(
             if not finished:
                 return None
             metrics = final_metrics(
-                config, state, train, test, history, run["preset"], run["digits"]
+                config, as_linen(state, config), train, test, history, run["preset"], run["digits"]
             )
             metrics["total_seconds"] = round(time.perf_counter() - start, 1)
             write_json(out / "metrics.json", metrics)
@@ -120,15 +119,21 @@ def _start(config, out, preset, provenance, digits, finetune_from):
     steps = steps_per_epoch(config, train)
     finetuned_from = None
     if finetune_from is None:
-        state = create_train_state(config, jax.random.key(seed_for(config, "train")), steps)
+        state = initial_state(config, steps)
     else:
         source_config = run_config(read_run(finetune_from))
+        if source_config.api != config.api:
+            raise ConfigError(
+                f"{finetune_from} was trained with {source_config.api}, and a finetuned run "
+                f"keeps its source's API; use --api {source_config.api} (or leave --api out)",
+                "api",
+            )
         # The architecture comes from the source run; the training settings from `config`.
         config = dataclasses.replace(
             config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
         )
         source_state, _, source_epoch = restore_run(finetune_from)
-        state = finetune_state(source_state, config, steps)
+        state = finetuning_state(source_state, config, steps)
         finetuned_from = {"run": str(finetune_from), "epoch": source_epoch}
     run = new_run(
         config,

@@ -18,16 +18,17 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
 import orbax.checkpoint as ocp
 
+from flaxguide.apis import as_linen, finetuning_state, initial_state
 from flaxguide.checkpoint import checkpoint_manager, restore_checkpoint
-from flaxguide.config import Config, from_dict, seed_for, to_dict
-from flaxguide.finetune import FROZEN, finetune_state
+from flaxguide.config import Config, from_dict, to_dict
+from flaxguide.finetune import FROZEN
 from flaxguide.integrity import CheckpointCorruptError
 from flaxguide.lock import LOCK_FILE
 from flaxguide.models import VAE, build_model
-from flaxguide.state import TrainState, create_train_state
+from flaxguide.nnx_train import NNXTrainState
+from flaxguide.state import TrainState
 
 RUN_FORMAT = "flaxguide-run/2"  # in run.json, so a foreign folder is never mistaken for a run
 OLD_FORMAT = "flaxguide-run/1"  # before run.json recorded steps per epoch and frozen modules
@@ -120,6 +121,15 @@ def run_config(run: dict) -> Config:
     return from_dict(run["config"])
 
 
+def check_api(run_dir: Path, api: str | None, what: str) -> str:
+    """The API a run was trained with; `RunError` if `api` names the other one (a run keeps
+    the API it started with). `what` begins the message: "--resume continues"."""
+    trained = run_config(read_run(run_dir)).api
+    if api is not None and api != trained:
+        raise RunError(f"{what} {run_dir}, a run trained with {trained}; drop --api {api}")
+    return trained
+
+
 def read_metrics(run_dir: Path) -> dict:
     """`metrics.json` of a finished run, with a clear error for an unfinished one."""
     path = Path(run_dir) / "metrics.json"
@@ -138,17 +148,17 @@ def run_manager(run_dir: Path, config: Config) -> ocp.CheckpointManager:
     )
 
 
-def restore_target(run: dict) -> TrainState:
+def restore_target(run: dict) -> TrainState | NNXTrainState:
     """A fresh state shaped like the run's: the target its checkpoints restore into.
 
-    Built from `run.json` alone: the config, the steps per epoch (the schedule's length) and
-    the frozen modules (a finetuned run's optimiser state is partitioned).
+    Built from `run.json` alone: the config (its API too), the steps per epoch (the schedule's
+    length) and the frozen modules (a finetuned run's optimiser state has no moments for them).
     """
     config = run_config(run)
     steps = run["steps_per_epoch"]
-    state = create_train_state(config, jax.random.key(seed_for(config, "train")), steps)
+    state = initial_state(config, steps)
     if run["frozen"]:
-        state = finetune_state(state, config, steps, tuple(run["frozen"]))
+        state = finetuning_state(state, config, steps, tuple(run["frozen"]))
     return state
 
 
@@ -196,12 +206,16 @@ def resume_newest_intact(
 
 
 def load_trained(run_dir: Path) -> tuple[Config, VAE, TrainState, dict]:
-    """The config, model, final state and metrics of a finished run."""
+    """The config, model, final state and metrics of a finished run.
+
+    The model is the Linen `VAE`, and an NNX run's parameters come in its layout
+    ([`as_linen`][flaxguide.nnx_train.as_linen]): every run is sampled and drawn by one code.
+    """
     run = read_run(run_dir)
     config = run_config(run)
     metrics = read_metrics(run_dir)
     state, _, _ = restore_run(run_dir, epoch=config.epochs)
-    return config, build_model(config), state, metrics
+    return config, build_model(config), as_linen(state, config), metrics
 
 
 def compare_runs(run_dirs: list[Path]) -> list[dict]:
@@ -215,6 +229,7 @@ def compare_runs(run_dirs: list[Path]) -> list[dict]:
             {
                 "run": Path(run_dir).name,
                 "commit": run.get("commit"),
+                "api": config.api,
                 "epochs": config.epochs,
                 "schedule": config.schedule,
                 "clip_norm": config.clip_norm,

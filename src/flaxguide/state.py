@@ -26,15 +26,22 @@ class TrainState(train_state.TrainState):
 
     def apply_gradients(self, *, grads, **kwargs) -> Self:
         state = super().apply_gradients(grads=grads, **kwargs)
-        # Early on, average over the steps so far rather than over 1 / (1 - decay) of them, so
-        # the average does not drag the random initial parameters along for thousands of steps.
-        beta = jnp.minimum(self.ema_decay, (1.0 + state.step) / (10.0 + state.step))
-        # $\bar\theta \leftarrow \beta \bar\theta + (1 - \beta) \theta$: an average of the
-        # parameters themselves. (`optax.ema` would average the *updates*, something else.)
-        ema = optax.incremental_update(state.params, self.ema_params, 1.0 - beta)
+        ema = ema_update(self.ema_params, state.params, state.step, self.ema_decay)
         return state.replace(ema_params=ema)
 
     # --8<-- [end:train_state]
+
+
+# --8<-- [start:ema_update]
+def ema_update(ema_params, params, step, decay: float):
+    """The EMA of the parameters after `step` updates, given the new `params`."""
+    # Early on, average over the steps so far rather than over 1 / (1 - decay) of them, so
+    # the average does not drag the random initial parameters along for thousands of steps.
+    beta = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+    # $\bar\theta \leftarrow \beta \bar\theta + (1 - \beta) \theta$: an average of the
+    # parameters themselves. (`optax.ema` would average the *updates*, something else.)
+    return optax.incremental_update(params, ema_params, 1.0 - beta)
+    # --8<-- [end:ema_update]
 
 
 # --8<-- [start:create_train_state]

@@ -13,15 +13,12 @@ import jax
 import numpy as np
 from tqdm import tqdm  # plain text: tqdm.auto warns in notebooks without widgets
 
+from flaxguide.apis import as_linen, create_epoch
 from flaxguide.checkpoint import save_checkpoint
 from flaxguide.config import Config, seed_for
-from flaxguide.finetune import create_finetune_epoch
 from flaxguide.models import build_model
 from flaxguide.state import TrainState
-from flaxguide.steps import create_eval_step, create_state_epoch
-
-# What a finetuned run takes from the run it starts from; the rest of its config is its own.
-MODEL_FIELDS = ("encoder_dims", "decoder_dims", "latent_dim", "num_classes")
+from flaxguide.steps import create_eval_step
 
 
 class DivergedError(RuntimeError):
@@ -50,8 +47,7 @@ def fit(
     `history` holds the rows of the epochs already trained: a resumed run goes on from there.
     """
     history = list(history or [])
-    # A finetuning run never differentiates its frozen modules (see the finetuning page).
-    train_epoch = create_finetune_epoch(config, frozen) if frozen else create_state_epoch(config)
+    train_epoch = create_epoch(config, state, frozen)
     eval_step = create_eval_step(build_model(config))
     # Evaluation keys depend only on the epoch, so a resumed run evaluates identically.
     eval_key = jax.random.key(seed_for(config, "epoch_eval"))
@@ -65,7 +61,7 @@ def fit(
             metrics = jax.device_get(metrics)  # waits for the epoch: the timing is honest
             seconds = time.perf_counter() - start
             _check_finite(epoch, metrics, manager, state, history)
-            row = _epoch_row(epoch, seconds, metrics, new_state, test, eval_step, eval_key)
+            row = _epoch_row(config, epoch, seconds, metrics, new_state, test, eval_step, eval_key)
             # The state and its history row change together, so Ctrl-C saves a matching pair.
             state = new_state
             history.append(row)
@@ -109,11 +105,12 @@ def _check_finite(epoch: int, metrics, manager, state: TrainState, history: list
     )
 
 
-def _epoch_row(epoch, seconds, metrics, state, test, eval_step, eval_key) -> dict:
+def _epoch_row(config, epoch, seconds, metrics, state, test, eval_step, eval_key) -> dict:
     """One epoch's line of the history: means of the per-step training metrics (shape
     `(steps,)` each), the largest gradient norm, the last learning rate, and the test negative
     ELBO of the raw and the EMA parameters, drawn with the same key."""
     key = jax.random.fold_in(eval_key, epoch)
+    state = as_linen(state, config)  # an NNX run is measured by the same code as a Linen run
     raw = jax.device_get(eval_step(state.params, *test, key))
     ema = jax.device_get(eval_step(state.ema_params, *test, key))
     row = {"epoch": epoch, "seconds": round(seconds, 3)}

@@ -1,0 +1,55 @@
+"""What the command line's options accept: argparse types that turn text into values.
+
+They only parse, and name the option's problem in one line; the config checks its own fields
+once, where it is built (see [`Config`][flaxguide.config.Config]).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from flaxguide.config import ConfigError, check_positive
+
+
+def _number(convert, what: str, positive: bool = False):
+    """An argparse type: `convert` the text and, if `positive`, check it as the config would.
+
+    Config fields are checked by the config itself, once; `positive` is for the few options
+    that are not config fields (`-n`, `--temperature`, `--stop-after`).
+    """
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if positive:
+            try:
+                check_positive("the value", value)
+            except ConfigError as err:
+                raise argparse.ArgumentTypeError(str(err)) from None
+        return value
+
+    return parse
+
+
+whole_number = _number(int, "a whole number")
+number = _number(float, "a number")
+positive_int = _number(int, "a whole number", positive=True)
+positive_float = _number(float, "a number", positive=True)
+
+
+def digit(text: str) -> int:
+    if text not in [str(d) for d in range(10)]:
+        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {text!r}")
+    return int(text)
+
+
+def digit_set(text: str) -> tuple[int, ...]:
+    """`0-4`, `5,6,7` or `3`, parsed and checked by the loader's own rule."""
+    from flaxguide.data import parse_digits
+
+    try:
+        return parse_digits(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

@@ -1,0 +1,163 @@
+"""Training the NNX CVAE: the state a run carries, its whole-epoch step, and finetuning.
+
+The same optimiser ([`make_optimiser`][flaxguide.optim.make_optimiser]), the same EMA, the same
+keys and the same epoch ([`scan_epoch`][flaxguide.steps.scan_epoch]) as the Linen run; only the
+model and the optimiser are NNX objects. An NNX object cannot be carried through `jax.jit` or
+`lax.scan` as it is, so the state holds their arrays (`nnx.split`) and every step rebuilds the
+objects from them (`nnx.merge`): the carry stays an ordinary pytree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx, struct
+
+from flaxguide.config import Config
+from flaxguide.nnx_models import VAE, make_nnx_loss_fn
+from flaxguide.optim import make_optimiser
+from flaxguide.state import ema_update
+from flaxguide.steps import scan_epoch
+
+
+# --8<-- [start:trainable]
+def trainable(frozen: Sequence[str] = ()) -> nnx.filterlib.Filter:
+    """The filter of the parameters a run trains: every `nnx.Param` outside the `frozen` modules.
+
+    Where Linen labels every leaf of a parameter tree (`optax.partition`), NNX names the
+    parameters to train with a filter, given to both `nnx.Optimizer` and `nnx.grad`.
+    """
+    if isinstance(frozen, str):  # a single name would be read as one-letter names
+        raise TypeError(f"frozen must be a sequence of module names, e.g. ({frozen!r},)")
+    if not frozen:
+        return nnx.Param
+    return nnx.All(nnx.Param, nnx.Not(nnx.Any(*(nnx.PathContains(name) for name in frozen))))
+    # --8<-- [end:trainable]
+
+
+# --8<-- [start:nnx_train_state]
+class NNXTrainState(struct.PyTreeNode):
+    """The NNX run's state, the counterpart of [`TrainState`][flaxguide.state.TrainState]:
+    the arrays of the model (`params`) and of its `nnx.Optimizer` (`opt_state`), the EMA of
+    the parameters, the step and the key; the graph definitions to rebuild both objects from
+    them, and the frozen modules, are static."""
+
+    step: jax.Array
+    params: nnx.State
+    opt_state: nnx.State
+    ema_params: nnx.State
+    key: jax.Array
+    model_def: Any = struct.field(pytree_node=False)
+    optimizer_def: Any = struct.field(pytree_node=False)
+    ema_decay: float = struct.field(pytree_node=False, default=0.999)
+    frozen: tuple[str, ...] = struct.field(pytree_node=False, default=())
+
+    def objects(self) -> tuple[VAE, nnx.Optimizer]:
+        """The model and the optimizer, rebuilt from the arrays (`nnx.merge`)."""
+        return nnx.merge(self.model_def, self.params), nnx.merge(self.optimizer_def, self.opt_state)
+
+    # --8<-- [end:nnx_train_state]
+
+
+# --8<-- [start:create_nnx_train_state]
+def create_nnx_train_state(config: Config, key: jax.Array, steps_per_epoch: int) -> NNXTrainState:
+    """A fresh NNX state for `config`: a new model, the optimiser, the EMA and the key."""
+    # The same split as the Linen state's, so both runs shuffle and sample with the same keys.
+    init_key, _, key = jax.random.split(key, 3)
+    model = VAE(config, rngs=nnx.Rngs(params=init_key))
+    return _assemble(model, None, key, config, steps_per_epoch, frozen=())
+
+
+def _assemble(model, ema_params, key, config, steps_per_epoch, frozen) -> NNXTrainState:
+    """A state around `model` and a fresh optimiser for its parameters outside `frozen`."""
+    tx = make_optimiser(config, steps_per_epoch)
+    optimizer = nnx.Optimizer(model, tx, wrt=trainable(frozen))  # no state for frozen leaves
+    model_def, params = nnx.split(model)
+    optimizer_def, opt_state = nnx.split(optimizer)
+    if ema_params is None:
+        ema_params = jax.tree.map(jnp.copy, params)  # a copy: the two are updated apart
+    return NNXTrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=opt_state,
+        ema_params=ema_params,
+        key=key,
+        model_def=model_def,
+        optimizer_def=optimizer_def,
+        ema_decay=config.ema_decay,
+        frozen=tuple(frozen),
+    )
+    # --8<-- [end:create_nnx_train_state]
+
+
+# --8<-- [start:nnx_finetune_state]
+def nnx_finetune_state(
+    state: NNXTrainState, config: Config, steps_per_epoch: int, frozen: Sequence[str]
+) -> NNXTrainState:
+    """A fresh NNX run from a pretrained `state`, with the modules in `frozen` fixed: like
+    [`finetune_state`][flaxguide.finetune.finetune_state], with a filter instead of labels."""
+    model, _ = state.objects()
+    names = sorted(nnx.to_pure_dict(state.params))
+    unknown = [name for name in frozen if name not in names]
+    if unknown:
+        raise ValueError(f"cannot freeze {unknown}: the model has no such module; it has {names}")
+    return _assemble(model, state.ema_params, state.key, config, steps_per_epoch, frozen)
+    # --8<-- [end:nnx_finetune_state]
+
+
+# --8<-- [start:nnx_state_epoch]
+def create_nnx_state_epoch(config: Config, batch_size: int | None = None):
+    """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for an `NNXTrainState`.
+
+    The NNX twin of [`create_state_epoch`][flaxguide.steps.create_state_epoch]: the same keys,
+    batches, metrics and EMA. Frozen modules (`state.frozen`) are not differentiated at all.
+    """
+    loss_fn = make_nnx_loss_fn(config.kl_weight)
+    batch_size = batch_size or config.batch_size
+
+    def step(state: NNXTrainState, images, labels, key):
+        model, optimizer = state.objects()
+        wrt = nnx.DiffState(0, trainable(state.frozen))  # gradients of the trained leaves only
+        grads, metrics = nnx.grad(loss_fn, argnums=wrt, has_aux=True)(model, images, labels, key)
+        metrics["grad_norm"] = optax.tree.norm(grads)  # before clipping
+        optimizer.update(model, grads)  # updates the model's parameters in place
+        hyperparams = optax.tree.get(optimizer.opt_state, "hyperparams")
+        metrics["learning_rate"] = hyperparams["learning_rate"].get_value()
+        params, step = nnx.state(model), state.step + 1
+        state = state.replace(
+            step=step,
+            params=params,
+            opt_state=nnx.state(optimizer),
+            ema_params=ema_update(state.ema_params, params, step, state.ema_decay),
+        )
+        return state, metrics
+
+    @jax.jit
+    def train_epoch(state: NNXTrainState, images, labels):
+        key, shuffle_key, step_key = jax.random.split(state.key, 3)
+        carry = state.replace(key=key)
+        return scan_epoch(step, carry, images, labels, shuffle_key, step_key, batch_size)
+
+    return train_epoch
+    # --8<-- [end:nnx_state_epoch]
+
+
+# --8<-- [start:state_arrays]
+def state_arrays(tree):
+    """An NNX `State` as the nested dict of its arrays, the form a checkpoint stores; any
+    other tree (Linen's) as it is."""
+    return nnx.to_pure_dict(tree) if isinstance(tree, nnx.State) else tree
+
+
+def fill_state(target, arrays):
+    """The inverse of `state_arrays`: `arrays` in the form of `target` (a new `State`)."""
+    if not isinstance(target, nnx.State):
+        return arrays
+    state = jax.tree.map(lambda x: x, target)  # a new State: the target stays untouched
+    nnx.replace_by_pure_dict(state, arrays)  # int keys (layer indices) read back as text too
+    return state
+    # --8<-- [end:state_arrays]
