@@ -209,7 +209,7 @@ def load_trained(run_dir: Path) -> tuple[Config, VAE, TrainState, dict]:
     """The config, model, final state and metrics of a finished run.
 
     The model is the Linen `VAE`, and an NNX run's parameters come in its layout
-    ([`as_linen`][flaxguide.nnx_train.as_linen]): every run is sampled and drawn by one code.
+    ([`as_linen`][flaxguide.apis.as_linen]): every run is sampled and drawn by one code.
     """
     run = read_run(run_dir)
     config = run_config(run)

@@ -8,6 +8,7 @@ A benchmark prints numbers; it asserts nothing. Compare rows within one run only
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -15,10 +16,14 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
+from flaxguide.apis import create_epoch, initial_state
 from flaxguide.chapters.cvae import create_train_epoch, create_train_step, init_training
 from flaxguide.config import Config, get_config
 from flaxguide.data import default_data_dir, load_mnist, prepare
+from flaxguide.nnx_models import VAE, make_nnx_loss_fn
+from flaxguide.optim import make_optimiser
 from flaxguide.provenance import provenance
 
 
@@ -110,6 +115,65 @@ def whole_epoch(config: Config, train, batch_size: int, repeats: int = 2) -> flo
     return (images.shape[0] // batch_size) * batch_size / seconds
 
 
+def _per_batch(step, images, labels, batch_size: int) -> float:
+    """Examples/s of `step(images, labels, key)` called once per batch from Python."""
+    num_steps = images.shape[0] // batch_size
+    perm = np.random.default_rng(0).permutation(images.shape[0])
+    batches = perm[: num_steps * batch_size].reshape(num_steps, batch_size)
+    key = jax.random.key(1)
+    jax.block_until_ready(step(images[batches[0]], labels[batches[0]], key))  # compile
+
+    def run():
+        for idx in batches:
+            out = step(images[idx], labels[idx], key)
+        jax.block_until_ready(out)
+
+    return num_steps * batch_size / best_time(run, 1)
+
+
+def api_rows(config: Config, train, batch_size: int = 128) -> list[dict]:
+    """Linen and NNX side by side: the epochs `train` runs, then one step per batch in each
+    API's natural form (same optimiser chain, same batch), as examples/s."""
+    images, labels = train
+    steps = images.shape[0] // batch_size
+    rates = {}
+    for api in ("linen", "nnx"):
+        state = initial_state(dataclasses.replace(config, api=api), steps)
+        epoch = create_epoch(config, state, ())
+        jax.block_until_ready(epoch(state, images, labels))  # compile
+        seconds = best_time(lambda e=epoch, s=state: jax.block_until_ready(e(s, images, labels)), 2)
+        rates[f"{api}: whole epoch in one jit (what train runs)"] = steps * batch_size / seconds
+    tx = make_optimiser(config, steps)
+    model, params, _, _ = init_training(config, jax.random.key(0))
+    linen_step = create_train_step(model, tx, config.kl_weight)
+    carry = [params, tx.init(params)]  # the Linen step hands its state back; keep it
+
+    def linen(images, labels, key):
+        carry[0], carry[1], metrics = linen_step(*carry, images, labels, key)
+        return metrics
+
+    rates["linen: jax.jit step per batch"] = _per_batch(linen, images, labels, batch_size)
+    loss_fn = make_nnx_loss_fn(config.kl_weight)
+
+    def nnx_step(model, optimizer, images, labels, key):
+        grads, metrics = nnx.grad(loss_fn, has_aux=True)(model, images, labels, key)
+        optimizer.update(model, grads)
+        return metrics
+
+    for name, graph in (("nnx.jit step per batch", True), ("nnx.jit(graph=False)", False)):
+        nnx_model = VAE(config, rngs=nnx.Rngs(0))
+        optimizer = nnx.Optimizer(nnx_model, tx, wrt=nnx.Param)
+        jitted = nnx.jit(nnx_step, graph=graph)
+        rates[f"nnx: {name}"] = _per_batch(
+            lambda x, y, k, j=jitted, m=nnx_model, o=optimizer: j(m, o, x, y, k),
+            images, labels, batch_size,
+        )  # fmt: skip
+    return [
+        {"path": name, "batch_size": batch_size, "examples_per_second": round(rate, 1)}
+        for name, rate in rates.items()
+    ]
+
+
 def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
     """Every row of the comparison, with FLOP rates and ratios. `train` is on the device."""
     rows = []
@@ -142,10 +206,14 @@ def run_benchmark(config: Config, train, mnist_root, *, progress=print) -> dict:
     classic = rows[0]["examples_per_second"]
     for row in rows:
         row["speedup_vs_classic"] = round(row["examples_per_second"] / classic, 2)
+    apis = api_rows(config, train)
+    for row in apis:
+        progress(f"{row['path']} @ 128: {row['examples_per_second']:,.0f} examples/s")
     return {
         "matmul_gflops_per_second": round(gflops, 1),
         "flops_per_example": {str(b): f for b, f in flops_per_example.items()},
         "rows": rows,
+        "api_rows": apis,
     }
 
 
