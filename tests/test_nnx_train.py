@@ -17,10 +17,10 @@ from flaxguide.config import get_config
 from flaxguide.finetune import FROZEN
 from flaxguide.nnx_models import from_linen
 from flaxguide.nnx_train import (
-    _assemble,
     create_nnx_state_epoch,
     create_nnx_train_state,
     nnx_finetune_state,
+    nnx_state_around,
     trainable,
 )
 from flaxguide.state import create_train_state
@@ -50,7 +50,7 @@ def test_a_few_hundred_nnx_steps_equal_the_linen_steps(train):
     linen = create_train_state(CONFIG, jax.random.key(0), STEPS)
     # The same initial parameters and key in an NNX state: from there both runs draw the same
     # batches and keys and apply the same optimiser chain and EMA.
-    state = _assemble(from_linen(CONFIG, linen.params), None, linen.key, CONFIG, STEPS, ())
+    state = nnx_state_around(from_linen(CONFIG, linen.params), None, linen.key, CONFIG, STEPS, ())
     linen_epoch, nnx_epoch = create_state_epoch(CONFIG), create_nnx_state_epoch(CONFIG)
     for _ in range(4):  # 256 steps
         linen, linen_metrics = linen_epoch(linen, *train)

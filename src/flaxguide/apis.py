@@ -15,12 +15,13 @@ from flax import nnx
 from flaxguide.config import Config, seed_for
 from flaxguide.finetune import FROZEN, create_finetune_epoch, finetune_state
 from flaxguide.models import build_model
-from flaxguide.nnx_models import to_linen
+from flaxguide.nnx_models import from_linen, to_linen
 from flaxguide.nnx_train import (
     NNXTrainState,
     create_nnx_state_epoch,
     create_nnx_train_state,
     nnx_finetune_state,
+    nnx_state_around,
 )
 from flaxguide.state import TrainState, create_train_state
 from flaxguide.steps import create_state_epoch
@@ -41,6 +42,14 @@ def finetuning_state(state, config: Config, steps_per_epoch: int, frozen=FROZEN)
     return finetune_state(state, config, steps_per_epoch, frozen)
 
 
+def from_linen_state(state: TrainState, config: Config, steps_per_epoch: int) -> NNXTrainState:
+    """A Linen `TrainState`'s parameters, EMA and key in a fresh NNX state (a new optimiser)."""
+    ema = nnx.state(from_linen(config, state.ema_params))
+    return nnx_state_around(
+        from_linen(config, state.params), ema, state.key, config, steps_per_epoch
+    )
+
+
 def create_epoch(config: Config, state, frozen: tuple[str, ...]):
     """The jitted epoch for `state`'s API; a finetuning run never differentiates its frozen
     modules (see the finetuning page)."""
@@ -58,7 +67,7 @@ def as_linen(state: NNXTrainState | TrainState, config: Config) -> TrainState:
     bit for bit), so an NNX run is measured by the very code that measures a Linen run. The
     result has no optimiser: it is for reading, not for training.
     """
-    if isinstance(state, TrainState):
+    if not isinstance(state, NNXTrainState):
         return state
     model, _ = state.objects()
     ema_model = nnx.merge(state.model_def, state.ema_params)

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from flaxguide import nnx_models
 from flaxguide.config import Config
-from flaxguide.nnx_models import VAE, make_nnx_loss_fn
+from flaxguide.nnx_models import make_nnx_loss_fn
 from flaxguide.optim import make_optimiser
 from flaxguide.state import ema_update
 from flaxguide.steps import scan_epoch
@@ -56,7 +57,7 @@ class NNXTrainState(struct.PyTreeNode):
     ema_decay: float = struct.field(pytree_node=False, default=0.999)
     frozen: tuple[str, ...] = struct.field(pytree_node=False, default=())
 
-    def objects(self) -> tuple[VAE, nnx.Optimizer]:
+    def objects(self) -> tuple[nnx_models.VAE, nnx.Optimizer]:
         """The model and the optimizer, rebuilt from the arrays (`nnx.merge`)."""
         return nnx.merge(self.model_def, self.params), nnx.merge(self.optimizer_def, self.opt_state)
 
@@ -68,11 +69,13 @@ def create_nnx_train_state(config: Config, key: jax.Array, steps_per_epoch: int)
     """A fresh NNX state for `config`: a new model, the optimiser, the EMA and the key."""
     # The same split as the Linen state's, so both runs shuffle and sample with the same keys.
     init_key, _, key = jax.random.split(key, 3)
-    model = VAE(config, rngs=nnx.Rngs(params=init_key))
-    return _assemble(model, None, key, config, steps_per_epoch, frozen=())
+    model = nnx_models.VAE(config, rngs=nnx.Rngs(params=init_key))
+    return nnx_state_around(model, None, key, config, steps_per_epoch, frozen=())
 
 
-def _assemble(model, ema_params, key, config, steps_per_epoch, frozen) -> NNXTrainState:
+def nnx_state_around(
+    model, ema_params, key, config: Config, steps_per_epoch: int, frozen: Sequence[str] = ()
+) -> NNXTrainState:
     """A state around `model` and a fresh optimiser for its parameters outside `frozen`."""
     tx = make_optimiser(config, steps_per_epoch)
     optimizer = nnx.Optimizer(model, tx, wrt=trainable(frozen))  # no state for frozen leaves
@@ -105,7 +108,7 @@ def nnx_finetune_state(
     unknown = [name for name in frozen if name not in names]
     if unknown:
         raise ValueError(f"cannot freeze {unknown}: the model has no such module; it has {names}")
-    return _assemble(model, state.ema_params, state.key, config, steps_per_epoch, frozen)
+    return nnx_state_around(model, state.ema_params, state.key, config, steps_per_epoch, frozen)
     # --8<-- [end:nnx_finetune_state]
 
 
