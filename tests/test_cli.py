@@ -178,7 +178,7 @@ def test_resume_needs_an_unfinished_run_directory(capsys, tmp_path):
     assert "does not exist" in err
 
 
-def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monkeypatch):
+def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mirror, monkeypatch):
     monkeypatch.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
     monkeypatch.setenv("FLAXGUIDE_DATA", str(tmp_path / "data"))
     main(
@@ -195,9 +195,20 @@ def test_sample_and_figures_read_the_run(quick_run, tmp_path, mnist_mirror, monk
         ]
     )
     assert (tmp_path / "s.png").stat().st_size > 1000
-    main(["figures", "--run", str(quick_run), "--out", str(tmp_path / "figures")])
+    main(
+        [
+            "figures",
+            "--run",
+            str(quick_run),
+            "--twin",
+            str(nnx_run),
+            "--out",
+            str(tmp_path / "figures"),
+        ]
+    )
     manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
     assert manifest["run"]["preset"] == "quick"
+    assert [row["api"] for row in manifest["api_comparison"]] == ["linen", "nnx"]
     for name in manifest["figures"]:
         assert (tmp_path / "figures" / name).stat().st_size > 1000
 

@@ -118,13 +118,15 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from flaxguide.figures import draw_with_manifest
     from flaxguide.runs import read_run
 
-    for run in [args.run, *(args.compare or [])]:
+    for run in [args.run, args.twin, *(args.compare or [])]:
         if run is not None:
             read_run(run)  # a missing or foreign run is reported before anything is drawn
     _output_dir(args.out)
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
-    written = draw_with_manifest(args.run, args.out, args.bench, args.compare or [], command)
+    written = draw_with_manifest(
+        args.run, args.out, args.bench, args.compare or [], command, args.twin
+    )
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
 
@@ -190,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     figures.add_argument("--bench", type=Path, help="a result file from `bench`, to plot")
     figures.add_argument(
         "--compare", type=Path, nargs="+", help="finished runs to tabulate beside --run"
+    )
+    figures.add_argument(
+        "--twin", type=Path, help="--run's preset and seed trained with the other API"
     )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)

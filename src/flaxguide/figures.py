@@ -161,10 +161,16 @@ def save_figure(fig: Figure, path: Path) -> None:
 
 
 def draw_with_manifest(
-    run_dir: Path | None, out: Path, bench: Path | None, compare: list[Path], command: str
+    run_dir: Path | None,
+    out: Path,
+    bench: Path | None,
+    compare: list[Path],
+    command: str,
+    twin: Path | None = None,
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
-    `ablation.json` when `compare` names runs to tabulate beside `run_dir`)."""
+    `ablation.json` when `compare` names runs to tabulate beside `run_dir`). `twin`, the same
+    preset and seed trained with the other Flax API, goes into the manifest beside `run_dir`."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
@@ -185,5 +191,7 @@ def draw_with_manifest(
         comparison = compare_runs([run_dir, *compare] if run_dir else compare)
         (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
         manifest["ablation"] = [str(run) for run in compare]
+    if twin is not None:  # Linen and NNX, like with like: one evaluation code for both
+        manifest["api_comparison"] = compare_runs([run_dir, twin] if run_dir else [twin])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
