@@ -75,6 +75,7 @@ API: dict[str, dict[str, str]] = {
     "NNX": {
         "initial_state": "apis",
         "as_linen": "apis",
+        "from_linen_state": "apis",
         "NNXTrainState": "nnx_train",
         "create_nnx_train_state": "nnx_train",
         "create_nnx_state_epoch": "nnx_train",

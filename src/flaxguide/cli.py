@@ -118,14 +118,14 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from flaxguide.figures import draw_with_manifest
     from flaxguide.runs import read_run
 
-    for run in [args.run, args.twin, *(args.compare or [])]:
+    for run in [args.run, *(args.twin or []), *(args.compare or [])]:
         if run is not None:
             read_run(run)  # a missing or foreign run is reported before anything is drawn
     _output_dir(args.out)
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
     written = draw_with_manifest(
-        args.run, args.out, args.bench, args.compare or [], command, args.twin
+        args.run, args.out, args.bench, args.compare or [], command, args.twin or []
     )
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
@@ -194,7 +194,11 @@ def parser() -> argparse.ArgumentParser:
         "--compare", type=Path, nargs="+", help="finished runs to tabulate beside --run"
     )
     figures.add_argument(
-        "--twin", type=Path, help="--run's preset and seed trained with the other API"
+        "--twin",
+        type=Path,
+        nargs="+",
+        help="runs of --run's preset trained with the other API (or another seed), "
+        "tabulated beside it in the manifest",
     )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)

@@ -166,11 +166,12 @@ def draw_with_manifest(
     bench: Path | None,
     compare: list[Path],
     command: str,
-    twin: Path | None = None,
+    twins: list[Path] = (),
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
-    `ablation.json` when `compare` names runs to tabulate beside `run_dir`). `twin`, the same
-    preset and seed trained with the other Flax API, goes into the manifest beside `run_dir`."""
+    `ablation.json` when `compare` names runs to tabulate beside `run_dir`). `twins`, runs of
+    the same preset trained with the other Flax API (or another seed), go into the manifest
+    beside `run_dir`."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
@@ -191,7 +192,7 @@ def draw_with_manifest(
         comparison = compare_runs([run_dir, *compare] if run_dir else compare)
         (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
         manifest["ablation"] = [str(run) for run in compare]
-    if twin is not None:  # Linen and NNX, like with like: one evaluation code for both
-        manifest["api_comparison"] = compare_runs([run_dir, twin] if run_dir else [twin])
+    if twins:  # Linen and NNX, like with like: one evaluation code for both
+        manifest["api_comparison"] = compare_runs([run_dir, *twins] if run_dir else twins)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written

@@ -230,6 +230,7 @@ def compare_runs(run_dirs: list[Path]) -> list[dict]:
                 "run": Path(run_dir).name,
                 "commit": run.get("commit"),
                 "api": config.api,
+                "seed": config.seed,
                 "epochs": config.epochs,
                 "schedule": config.schedule,
                 "clip_norm": config.clip_norm,
