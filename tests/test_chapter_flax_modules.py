@@ -8,12 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from flax import nnx
 
 from flaxguide.chapters.flax_modules import (
     Model,
     ModelCompact,
+    NNXModel,
     dense_params_from_torch,
+    linear_from_torch,
     torch_like_dense,
+    torch_like_linear,
     torch_linear_bias_init,
     torch_linear_kernel_init,
 )
@@ -75,6 +79,37 @@ def test_init_returns_a_plain_dict(key):
     assert type(Model(dim=4).init(key, jnp.zeros((1, 3)))) is dict
 
 
+def test_nnx_model_holds_the_linen_tree_without_the_collection_level(key):
+    model = NNXModel(8, 4, rngs=nnx.Rngs(0))
+    shapes = jax.tree.map(jnp.shape, nnx.to_pure_dict(nnx.state(model)))
+    linen_shapes = jax.tree.map(jnp.shape, Model(dim=4).init(key, jnp.zeros((1, 8))))
+    assert shapes == linen_shapes["params"] == {"layer": {"kernel": (8, 4), "bias": (4,)}}
+
+
+def test_nnx_model_computes_the_linen_function_on_the_same_arrays(key):
+    init_key, x_key = jax.random.split(key)
+    x = jax.random.normal(x_key, (5, 8))
+    params = Model(dim=4, activation_fn=nn.tanh).init(init_key, x)
+    model = NNXModel(8, 4, rngs=nnx.Rngs(1), activation_fn=nn.tanh)
+    nnx.update(model, params["params"])  # the same names: the Linen arrays fit as they are
+    np.testing.assert_array_equal(model(x), Model(dim=4, activation_fn=nn.tanh).apply(params, x))
+    pre = Model(dim=4).apply(params, x, method=Model.pre_activation)
+    np.testing.assert_array_equal(model.pre_activation(x), pre)
+
+
+def test_nnx_model_is_built_with_its_parameters_and_split_merge_round_trips():
+    model = NNXModel(3, 4, rngs=nnx.Rngs(0))
+    x = jnp.ones((2, 3))
+    graphdef, state = nnx.split(model)
+    zeros = nnx.merge(graphdef, jax.tree.map(jnp.zeros_like, state))
+    np.testing.assert_array_equal(zeros(x), np.zeros((2, 4), np.float32))
+    np.testing.assert_array_equal(nnx.merge(graphdef, state)(x), model(x))
+    # The same seed gives the same parameters; another seed, others.
+    same, other = NNXModel(3, 4, rngs=nnx.Rngs(0)), NNXModel(3, 4, rngs=nnx.Rngs(1))
+    np.testing.assert_array_equal(same.layer.kernel[...], model.layer.kernel[...])
+    assert not np.array_equal(other.layer.kernel[...], model.layer.kernel[...])
+
+
 def _check_uniform(sample: np.ndarray, bound: float) -> None:
     """`sample` looks drawn from U(-bound, bound), at four standard errors of tolerance.
 
@@ -118,6 +153,14 @@ def test_torch_like_dense_has_dense_layout_and_torch_spread(key):
     _check_uniform(np.asarray(params["bias"]), bound)
 
 
+def test_torch_like_linear_has_linear_layout_and_torch_spread():
+    layer = torch_like_linear(FAN_IN, FAN_OUT, rngs=nnx.Rngs(0))
+    assert (layer.kernel.shape, layer.bias.shape) == ((FAN_IN, FAN_OUT), (FAN_OUT,))
+    bound = 1 / math.sqrt(FAN_IN)
+    _check_uniform(np.asarray(layer.kernel[...]).ravel(), bound)
+    _check_uniform(np.asarray(layer.bias[...]), bound)
+
+
 def test_flax_dense_default_is_lecun_normal_and_zero_bias(key):
     params = nn.Dense(FAN_OUT).init(key, jnp.zeros((1, FAN_IN)))["params"]
     kernel = np.asarray(params["kernel"])
@@ -139,3 +182,13 @@ def test_copied_torch_weights_give_the_same_outputs():
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
     # Without the transpose the shapes would not even fit: (16, 5) is not (5, 16).
     assert variables["params"]["kernel"].shape == linear.weight.T.shape
+
+
+def test_copied_torch_weights_give_the_same_outputs_in_nnx():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 5)
+    layer = linear_from_torch(linear)
+    assert (layer.in_features, layer.out_features, layer.kernel.shape) == (16, 5, (16, 5))
+    x = np.random.default_rng(0).standard_normal((7, 16), dtype=np.float32)
+    expected = linear(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(layer(jnp.asarray(x)), expected, rtol=1e-5, atol=1e-6)

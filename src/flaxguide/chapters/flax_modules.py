@@ -2,8 +2,10 @@
 
 [`Model`][flaxguide.chapters.flax_modules.Model] and
 [`ModelCompact`][flaxguide.chapters.flax_modules.ModelCompact] are the same layer written
-with `setup` and with `nn.compact`. The `torch_*` helpers give a Flax `Dense` the default
-initialisation of `torch.nn.Linear`, or copy a trained `torch.nn.Linear` across.
+with `setup` and with `nn.compact`; [`NNXModel`][flaxguide.chapters.flax_modules.NNXModel] is
+that layer in Flax NNX, holding its parameters. The `torch_*` helpers give a Flax `Dense` (or an
+NNX `Linear`) the default initialisation of `torch.nn.Linear`, or copy a trained
+`torch.nn.Linear` across.
 
 Example:
     ```python
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import nnx
 from jax.nn.initializers import Initializer
 
 if TYPE_CHECKING:
@@ -78,6 +81,35 @@ class ModelCompact(nn.Module):
         # --8<-- [end:compact]
 
 
+# --8<-- [start:nnx_model]
+class NNXModel(nnx.Module):
+    """The layer of [`Model`][flaxguide.chapters.flax_modules.Model], written with Flax NNX.
+
+    `__init__` builds the layer and, with it, its parameters, as a PyTorch module does: the
+    layer needs its input size up front, and `rngs` supplies the keys of the initialisers.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        dim: int,
+        *,
+        rngs: nnx.Rngs,
+        activation_fn: Callable[[jax.Array], jax.Array] = nnx.relu,
+    ):
+        self.layer = nnx.Linear(in_features, dim, rngs=rngs)
+        self.activation_fn = activation_fn
+
+    def pre_activation(self, x: jax.Array) -> jax.Array:
+        """The layer's output before the activation."""
+        return self.layer(x)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.activation_fn(self.pre_activation(x))
+
+    # --8<-- [end:nnx_model]
+
+
 # --8<-- [start:torch_init]
 def torch_linear_kernel_init() -> Initializer:
     """The default weight initialisation of `torch.nn.Linear`, for a Flax kernel.
@@ -120,6 +152,22 @@ def torch_like_dense(in_features: int, out_features: int) -> nn.Dense:
     # --8<-- [end:torch_init]
 
 
+# --8<-- [start:nnx_torch_init]
+def torch_like_linear(in_features: int, out_features: int, *, rngs: nnx.Rngs) -> nnx.Linear:
+    """An NNX `Linear` initialised like `torch.nn.Linear(in_features, out_features)`.
+
+    NNX layers take the same initialisers as Linen's, and build their parameters at once.
+    """
+    return nnx.Linear(
+        in_features,
+        out_features,
+        kernel_init=torch_linear_kernel_init(),
+        bias_init=torch_linear_bias_init(in_features),
+        rngs=rngs,
+    )
+    # --8<-- [end:nnx_torch_init]
+
+
 # --8<-- [start:from_torch]
 def dense_params_from_torch(linear: torch.nn.Linear) -> dict[str, dict[str, jax.Array]]:
     """The variables of a Flax `Dense` holding the weights of a `torch.nn.Linear`.
@@ -132,3 +180,18 @@ def dense_params_from_torch(linear: torch.nn.Linear) -> dict[str, dict[str, jax.
     bias = linear.bias.detach().cpu().numpy()  # (out_features,)
     return {"params": {"kernel": jnp.asarray(weight.T), "bias": jnp.asarray(bias)}}
     # --8<-- [end:from_torch]
+
+
+# --8<-- [start:nnx_from_torch]
+def linear_from_torch(linear: torch.nn.Linear) -> nnx.Linear:
+    """An NNX `Linear` holding the weights of a `torch.nn.Linear`.
+
+    Its `kernel` has the layout of a Linen `Dense` kernel, `(in_features, out_features)`, so the
+    arrays of [`dense_params_from_torch`][flaxguide.chapters.flax_modules.dense_params_from_torch]
+    fit it as they are.
+    """
+    # The initial values are overwritten at once; any key will do.
+    layer = nnx.Linear(linear.in_features, linear.out_features, rngs=nnx.Rngs(0))
+    nnx.update(layer, dense_params_from_torch(linear)["params"])
+    return layer
+    # --8<-- [end:nnx_from_torch]
