@@ -10,7 +10,14 @@ from flaxguide.config import PRESETS, Config, from_dict, get_config, to_dict
 def test_presets_differ_only_in_budget():
     quick, full = PRESETS["quick"], PRESETS["full"]
     assert quick.epochs < full.epochs
-    budget = ("epochs", "judge_epochs", "samples_per_digit", "save_every")
+    budget = (
+        "epochs",
+        "judge_epochs",
+        "samples_per_digit",
+        "save_every",
+        "nll_samples_per_class",
+        "nll_test_images",
+    )
     assert dataclasses.replace(quick, **{name: getattr(full, name) for name in budget}) == full
 
 
@@ -38,6 +45,10 @@ def test_unknown_preset():
         ("kl_weight", float("inf"), "kl_weight must be zero or positive"),
         ("clip_norm", float("inf"), "clip_norm must be a positive finite number"),
         ("decoder_dims", (256, 10), "must end with 784 units"),
+        ("binarize", 1, "binarize must be True or False, got 1"),
+        ("api", "torch", "api must be 'linen' or 'nnx', got 'torch'"),
+        ("nll_test_images", 0, "nll_test_images must be a positive finite number"),
+        ("nll_samples_per_class", 0, "nll_samples_per_class must be a positive finite number"),
     ],
 )
 def test_bad_values_are_refused(field, value, message):
@@ -51,3 +62,10 @@ def test_round_trip_through_json_types():
     assert from_dict(values) == config
     with pytest.raises(ValueError, match="unknown config fields"):
         from_dict({**values, "dropout": 0.1})
+
+
+def test_a_config_saved_before_binarisation_reads_as_grey():
+    values = to_dict(get_config("full"))
+    del values["binarize"]
+    assert from_dict(values).binarize is False
+    assert get_config("full").binarize is True  # new runs train on binarised pixels

@@ -4,7 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flaxguide.losses import kl_divergence, reconstruction_loss
+from flaxguide.config import get_config
+from flaxguide.losses import kl_divergence, reconstruction_loss, targets
+from flaxguide.state import create_train_state
+from flaxguide.steps import create_state_epoch
 
 
 def test_kl_is_zero_at_the_prior():
@@ -39,3 +42,29 @@ def test_reconstruction_stays_finite_for_confident_wrong_logits():
     loss = reconstruction_loss(logits, jnp.zeros((1, 784)))
     assert bool(jnp.isfinite(loss).all())
     np.testing.assert_allclose(loss, [200.0 * 784], rtol=1e-6)
+
+
+def test_binarised_targets_are_new_zeros_and_ones_for_each_key(key):
+    images = jnp.full((2, 784), 128, jnp.uint8)  # every pixel grey, p = 0.5
+    grey, same_key = targets(images, key, binarize=False)
+    np.testing.assert_allclose(grey, 128 / 255)
+    assert same_key is key  # grey targets use no randomness
+    draws = [
+        jax.jit(targets, static_argnums=2)(images, k, True)[0] for k in jax.random.split(key, 2)
+    ]
+    for x in draws:
+        assert set(np.unique(x).tolist()) == {0.0, 1.0}
+    assert not np.array_equal(draws[0], draws[1])
+
+
+def test_the_training_epoch_draws_the_binary_pixels_itself():
+    # In the jitted epoch: one Bernoulli draw per step (as random bits) on top of eps's draw.
+    images, labels = jnp.zeros((256, 784), jnp.uint8), jnp.zeros((256,), jnp.int32)
+
+    def random_bits(binarize: bool) -> int:
+        config = get_config("quick", batch_size=128, binarize=binarize)
+        state = create_train_state(config, jax.random.key(0), 2)
+        jaxpr = jax.make_jaxpr(create_state_epoch(config))(state, images, labels)
+        return str(jaxpr).count("random_bits")
+
+    assert random_bits(True) > random_bits(False)

@@ -31,6 +31,9 @@ CONFIG_OPTIONS = [
     "ema_decay",
     "save_every",
     "api",
+    "binarize",
+    "nll_samples_per_class",
+    "nll_test_images",
 ]
 
 
@@ -156,6 +159,25 @@ def parser() -> argparse.ArgumentParser:
     clip = train.add_mutually_exclusive_group()
     clip.add_argument("--clip-norm", type=number, help="global gradient-norm limit")
     clip.add_argument("--no-clip", action="store_true", help="turn gradient clipping off")
+    pixels = train.add_mutually_exclusive_group()
+    pixels.add_argument(
+        "--binarize",
+        action="store_true",
+        default=None,
+        help="train on binary pixels drawn "
+        "afresh each batch and report -log p(x) on a binarised test set",
+    )
+    pixels.add_argument(
+        "--grey",
+        dest="binarize",
+        action="store_false",
+        default=None,
+        help="train on the grey levels",
+    )
+    train.add_argument(
+        "--nll-samples-per-class", type=whole_number, help="importance samples for -log p(x)"
+    )
+    train.add_argument("--nll-test-images", type=whole_number, help="test images for -log p(x)")
     train.add_argument("--ema-decay", type=number)
     train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
     train.add_argument(

@@ -219,13 +219,37 @@ def to_unit(images: jax.Array) -> jax.Array:
     # --8<-- [end:prepare]
 
 
-def load_splits(digits: Sequence[int] | None = None) -> tuple[tuple, tuple]:
+def load_splits(
+    digits: Sequence[int] | None = None, binarize_test: bool = False
+) -> tuple[tuple, tuple]:
     """The train and test splits on the device, each `(images, labels)`, restricted to
-    `digits` when given. What a training run trains and evaluates on."""
+    `digits` when given, the test images binarised once if `binarize_test` (see
+    [`binarize_split`][flaxguide.data.binarize_split]). What a run trains and evaluates on."""
     splits = []
     for split in ("train", "test"):
         images, labels = load_mnist(split)
         if digits is not None:
             images, labels = select_digits(images, labels, digits)
         splits.append(prepare(images, labels))
-    return splits[0], splits[1]
+    return splits[0], binarize_split(splits[1]) if binarize_test else splits[1]
+
+
+# The test set is binarised once, with this seed, so every run is scored on the same images.
+TEST_BINARIZATION_SEED = 0
+
+
+# --8<-- [start:binarize]
+def binarize(key: jax.Array, images: jax.Array) -> jax.Array:
+    """Each pixel set to 1 with probability its intensity: uint8 `images` -> float32 0s and 1s.
+
+    Runs on the device; with a new key per batch it draws new binary images every epoch
+    ("dynamic binarisation"), which keeps the model from memorising one draw.
+    """
+    return jax.random.bernoulli(key, to_unit(images)).astype(jnp.float32)
+
+
+def binarize_split(split: tuple, seed: int = TEST_BINARIZATION_SEED) -> tuple:
+    """A split's images binarised once (as uint8 0 and 255, so `to_unit` reads them as is)."""
+    images, labels = split
+    return (binarize(jax.random.key(seed), images) * 255).astype(jnp.uint8), labels
+    # --8<-- [end:binarize]

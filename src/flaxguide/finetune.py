@@ -140,7 +140,8 @@ def create_finetune_epoch(
     step logs, and `grad_norm` is the norm of the gradients the optimiser uses. Pair it with a
     state from [`finetune_state`][flaxguide.finetune.finetune_state] with the same `frozen`.
     """
-    grad_fn = trainable_grad(make_loss_fn(build_model(config), config.kl_weight), frozen)
+    loss_fn = make_loss_fn(build_model(config), config.kl_weight, config.binarize)
+    grad_fn = trainable_grad(loss_fn, frozen)
     # The frozen zeros add nothing to the logged `grad_norm`.
     return create_state_epoch(config, batch_size, grad_fn=grad_fn)
     # --8<-- [end:finetune_epoch]

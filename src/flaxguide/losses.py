@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from flaxguide.data import binarize as binarize_images
 from flaxguide.data import to_unit
 from flaxguide.models import VAE
 
@@ -32,12 +33,26 @@ def reconstruction_loss(logits: jax.Array, x: jax.Array) -> jax.Array:
     # --8<-- [end:reconstruction]
 
 
+# --8<-- [start:targets]
+def targets(images: jax.Array, key: jax.Array, binarize: bool) -> tuple[jax.Array, jax.Array]:
+    """The pixels the likelihood scores, and the key that is left for z."""
+    if not binarize:
+        return to_unit(images), key  # grey levels: the key is untouched
+    pixel_key, key = jax.random.split(key)
+    return binarize_images(pixel_key, images), key
+    # --8<-- [end:targets]
+
+
 # --8<-- [start:loss_fn]
-def make_loss_fn(model: VAE, kl_weight: float) -> Callable:
-    """`loss_fn(params, images, labels, key) -> (loss, metrics)` for one batch."""
+def make_loss_fn(model: VAE, kl_weight: float, binarize: bool = False) -> Callable:
+    """`loss_fn(params, images, labels, key) -> (loss, metrics)` for one batch.
+
+    With `binarize`, the targets are 0s and 1s drawn afresh from the pixel intensities (part of
+    the key goes to the draw); otherwise the grey levels themselves.
+    """
 
     def loss_fn(params, images, labels, key):
-        x = to_unit(images)
+        x, key = targets(images, key, binarize)
         logits, mean, logvar = model.apply(params, x, labels, key)
         rec = reconstruction_loss(logits, x).mean()
         kl = kl_divergence(mean, logvar).mean()

@@ -3,11 +3,16 @@ asked for (as judged by a separate classifier)."""
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+from tqdm import tqdm
 
 from flaxguide.config import Config, seed_for
+from flaxguide.data import TEST_BINARIZATION_SEED, to_unit
 from flaxguide.judge import accuracy, predict, train_classifier
+from flaxguide.likelihood import create_log_likelihood
 from flaxguide.models import VAE, build_model, generate
 from flaxguide.state import TrainState
 from flaxguide.steps import create_eval_step, steps_per_epoch
@@ -40,6 +45,28 @@ def evaluate_nelbo(model: VAE, params, test, key: jax.Array, num_samples: int = 
     return {name: float(sum(d[name] for d in draws) / num_samples) for name in draws[0]}
 
 
+def test_log_likelihood(
+    model: VAE, params, test, key: jax.Array, k: int, images: int | None = None, batch: int = 100
+) -> dict:
+    """-log p(x) and -log p(x | c) on binarised `test` images (the first `images`), in nats,
+    with `k` importance samples per image and class (see `flaxguide.likelihood`)."""
+    x, labels = to_unit(test[0][:images]), test[1][:images]
+    log_likelihood = create_log_likelihood(model, k, chunk=math.gcd(k, 100))
+    unconditional, conditional = [], []
+    for start in tqdm(range(0, x.shape[0], batch), desc="log-likelihood", leave=False):
+        batch_key = jax.random.fold_in(key, start)  # new draws for every batch of images
+        log_px, per_class = log_likelihood(params, x[start : start + batch], batch_key)
+        own = jnp.take_along_axis(per_class, labels[start : start + batch, None], axis=1)
+        unconditional.append(log_px)
+        conditional.append(own[:, 0])
+    return {
+        "test_nll": -float(jnp.concatenate(unconditional).mean()),
+        "test_nll_conditional": -float(jnp.concatenate(conditional).mean()),
+        "nll_samples_per_class": k,
+        "nll_test_images": int(x.shape[0]),
+    }
+
+
 def final_metrics(
     config: Config,
     state: TrainState,
@@ -57,6 +84,7 @@ def final_metrics(
     model = build_model(config)
     key = jax.random.key(seed_for(config, "final_metrics"))
     nelbo_key, judge_key, sample_key = jax.random.split(key, 3)
+    nll_key = jax.random.fold_in(key, 1)  # a fourth stream; the other three keep their keys
     ema = evaluate_nelbo(model, state.ema_params, test, nelbo_key)
     raw = evaluate_nelbo(model, state.params, test, nelbo_key)
     # The judge learns from the run's own training split, so it knows the run's digits.
@@ -67,7 +95,14 @@ def final_metrics(
             model, params, judge, judge_params, sample_key, config.samples_per_digit, digits
         )
 
-    return {
+    likelihood = {}
+    if config.binarize:  # only binary pixels make the Bernoulli likelihood a density
+        likelihood = test_log_likelihood(
+            model, state.ema_params, test, nll_key, config.nll_samples_per_class,
+            config.nll_test_images,
+        )  # fmt: skip
+        likelihood["test_binarization_seed"] = TEST_BINARIZATION_SEED
+    return likelihood | {
         "preset": preset,
         "parameters": "ema",
         "test_nelbo": ema["nelbo"],

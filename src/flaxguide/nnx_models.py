@@ -15,8 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flaxguide.config import Config
-from flaxguide.data import to_unit
-from flaxguide.losses import kl_divergence, reconstruction_loss
+from flaxguide.losses import kl_divergence, reconstruction_loss, targets
 
 
 # --8<-- [start:feedforward]
@@ -77,7 +76,7 @@ class VAE(nnx.Module):
 
 
 # --8<-- [start:loss_fn]
-def make_nnx_loss_fn(kl_weight: float) -> Callable:
+def make_nnx_loss_fn(kl_weight: float, binarize: bool = False) -> Callable:
     """`loss_fn(model, images, labels, key) -> (loss, metrics)`: the Linen loss, given the model.
 
     Where Linen's `loss_fn(params, ...)` applies a stateless model to a parameter tree, the NNX
@@ -85,7 +84,7 @@ def make_nnx_loss_fn(kl_weight: float) -> Callable:
     """
 
     def loss_fn(model: VAE, images, labels, key):
-        x = to_unit(images)
+        x, key = targets(images, key, binarize)  # grey levels, or binarised afresh
         logits, mean, logvar = model(x, labels, key)
         rec = reconstruction_loss(logits, x).mean()
         kl = kl_divergence(mean, logvar).mean()

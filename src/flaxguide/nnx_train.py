@@ -121,7 +121,7 @@ def create_nnx_state_epoch(config: Config, batch_size: int | None = None):
     The NNX twin of [`create_state_epoch`][flaxguide.steps.create_state_epoch]: the same keys,
     batches, metrics and EMA. Frozen modules (`state.frozen`) are not differentiated at all.
     """
-    loss_fn = make_nnx_loss_fn(config.kl_weight)
+    loss_fn = make_nnx_loss_fn(config.kl_weight, config.binarize)
     batch_size = batch_size or config.batch_size
 
     def step(state: NNXTrainState, images, labels, key):

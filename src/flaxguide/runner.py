@@ -72,7 +72,7 @@ def train_run(
                 state, history, manager = resume_newest_intact(out, notify)
                 run = read_run(out)
                 config = run_config(run)
-                train, test = load_splits(run["digits"])
+                train, test = load_splits(run["digits"], config.binarize)
             else:
                 run, config, state, train, test = _start(
                     config, out, preset, provenance, digits, finetune_from
@@ -108,7 +108,7 @@ def train_run(
 def _start(config, out, preset, provenance, digits, finetune_from):
     """A new run's record (written to run.json), config, initial state and data."""
     check_new_run_dir(out)  # again, under the lock: another process may have started here
-    train, test = load_splits(digits)
+    train, test = load_splits(digits, config.binarize)
     if config.batch_size > train[0].shape[0]:
         which = "" if digits is None else f" of the digits {', '.join(map(str, digits))}"
         raise ConfigError(

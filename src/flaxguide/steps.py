@@ -49,7 +49,7 @@ def create_state_epoch(config: Config, batch_size: int | None = None, grad_fn=No
     next key goes back in, so a saved state resumes exactly where it stopped. `grad_fn(params,
     images, labels, key) -> (grads, metrics)` defaults to the gradient of the whole loss.
     """
-    loss_fn = make_loss_fn(build_model(config), config.kl_weight)
+    loss_fn = make_loss_fn(build_model(config), config.kl_weight, config.binarize)
     grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
     batch_size = batch_size or config.batch_size
 
