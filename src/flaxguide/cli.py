@@ -15,26 +15,12 @@ import sys
 from pathlib import Path
 
 from flaxguide.cli_types import digit, digit_set, number, positive_float, positive_int, whole_number
-from flaxguide.config import APIS, PRESETS, SCHEDULES, ConfigError
+from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
 
 # The `train` options that set a config field of the same name (`--batch-size`: `batch_size`).
-CONFIG_OPTIONS = [
-    "epochs",
-    "batch_size",
-    "seed",
-    "latent_dim",
-    "kl_weight",
-    "learning_rate",
-    "schedule",
-    "warmup_epochs",
-    "clip_norm",
-    "ema_decay",
-    "save_every",
-    "api",
-    "binarize",
-    "nll_samples_per_class",
-    "nll_test_images",
-]
+NOT_OPTIONS = ("encoder_dims", "decoder_dims", "num_classes", "keep_checkpoints")
+NOT_OPTIONS += ("judge_epochs", "samples_per_digit")  # the architecture and the judge: presets
+CONFIG_OPTIONS = [f.name for f in dataclasses.fields(Config) if f.name not in NOT_OPTIONS]
 
 
 DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
@@ -121,14 +107,20 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from flaxguide.figures import draw_with_manifest
     from flaxguide.runs import read_run
 
-    for run in [args.run, *(args.twin or []), *(args.compare or [])]:
+    for run in [args.run, *(args.twin or []), *(args.sweep or []), *(args.compare or [])]:
         if run is not None:
             read_run(run)  # a missing or foreign run is reported before anything is drawn
     _output_dir(args.out)
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
     written = draw_with_manifest(
-        args.run, args.out, args.bench, args.compare or [], command, args.twin or []
+        args.run,
+        args.out,
+        args.bench,
+        args.compare or [],
+        command,
+        args.twin or [],
+        args.sweep or [],
     )
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
@@ -221,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         help="runs of --run's preset trained with the other API (or another seed), "
         "tabulated beside it in the manifest",
+    )
+    figures.add_argument(
+        "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"
     )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)

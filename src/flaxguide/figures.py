@@ -18,10 +18,21 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from flaxguide.config import seed_for
-from flaxguide.data import load_mnist, to_unit
+from flaxguide.data import binarize_split, load_mnist, prepare, to_unit
+from flaxguide.latents import describe
+from flaxguide.likelihood import estimate_by_k
 from flaxguide.models import VAE, generate
 from flaxguide.optim import learning_rate_schedule
-from flaxguide.plots import bench_plot, curves, digit_rows, dynamics, image_table, schedule_plot
+from flaxguide.plots import (
+    bench_plot,
+    curves,
+    digit_rows,
+    dynamics,
+    image_table,
+    latent_scatter,
+    rate_distortion,
+    schedule_plot,
+)
 from flaxguide.provenance import provenance
 from flaxguide.runs import compare_runs, load_trained, read_run
 
@@ -90,6 +101,8 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
     }
     if run_dir is not None:
         config, model, state, metrics = load_trained(run_dir)
+        if config.binarize:  # the model reads binary pixels: show it the test set it is scored on
+            images = np.asarray(binarize_split(prepare(images, labels))[0]).reshape(-1, 28, 28)
         # The run's full metrics, history included, travel with the figures they explain.
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         params = state.ema_params  # what every published number is measured on
@@ -97,10 +110,6 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
         key = jax.random.key(seed_for(config, "figures"))
         steps = metrics["steps_per_epoch"]  # the schedule's unit, as the run trained it
         figures |= {
-            "samples-raw.png": (
-                "the same samples from the raw (not averaged) parameters",
-                sample_rows(model, state.params, key),
-            ),
             "schedule.png": (
                 "the learning-rate schedule of the run, from its schedule object",
                 schedule_plot(learning_rate_schedule(config, steps), config.epochs * steps, steps),
@@ -127,6 +136,11 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
             ),
             "curves.png": ("train and test loss per epoch", curves(metrics["history"])),
         }
+        summary, projected, classes = describe(model, params, prepare(images, labels))
+        figures["latent-pca.png"] = (
+            "test-set latent means on their first two principal components, by class",
+            latent_scatter(projected, classes, summary["variance_share_of_first_two_components"]),
+        )
     if bench is not None:
         figures["bench.png"] = (
             "training throughput of each data path",
@@ -167,11 +181,12 @@ def draw_with_manifest(
     compare: list[Path],
     command: str,
     twins: list[Path] = (),
+    sweep: list[Path] = (),
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
     `ablation.json` when `compare` names runs to tabulate beside `run_dir`). `twins`, runs of
     the same preset trained with the other Flax API (or another seed), go into the manifest
-    beside `run_dir`."""
+    beside `run_dir`; `sweep`, runs that differ in their KL weight, are tabulated and plotted."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
@@ -192,7 +207,41 @@ def draw_with_manifest(
         comparison = compare_runs([run_dir, *compare] if run_dir else compare)
         (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
         manifest["ablation"] = [str(run) for run in compare]
+    if run_dir is not None:
+        manifest |= _run_measurements(run_dir)
+    if sweep:  # the beta sweep: one row per KL weight
+        rows = [_sweep_row(run) for run in sweep]
+        manifest["beta_sweep"] = rows
+        save_figure(rate_distortion(rows), out / "beta-sweep.png")
+        manifest["figures"]["beta-sweep.png"] = "rate against distortion for each KL weight"
     if twins:  # Linen and NNX, like with like: one evaluation code for both
         manifest["api_comparison"] = compare_runs([run_dir, *twins] if run_dir else twins)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
+
+
+def _binary_test() -> tuple:
+    """The test set as every binarised run is scored on it."""
+    return binarize_split(prepare(*load_mnist("test")))
+
+
+def _run_measurements(run_dir: Path) -> dict:
+    """What the manifest measures on the run itself: the latent code, and for a binarised run
+    the importance-weighted estimate against k."""
+    config, model, state, _ = load_trained(run_dir)
+    test = _binary_test() if config.binarize else prepare(*load_mnist("test"))
+    found = {"latent": describe(model, state.ema_params, test)[0]}
+    if config.binarize:
+        key = jax.random.key(seed_for(config, "figures"))
+        found["iwae_by_k"] = estimate_by_k(model, state.ema_params, test, key)
+    return found
+
+
+def _sweep_row(run_dir: Path) -> dict:
+    """One row of the beta sweep: the KL weight, rate, distortion, likelihood and latent use."""
+    config, model, state, metrics = load_trained(run_dir)
+    latent = describe(model, state.ema_params, _binary_test())[0]
+    keys = ["test_kl", "test_reconstruction", "test_nelbo", "test_nll", "conditional_accuracy"]
+    row = {"run": Path(run_dir).name, "kl_weight": config.kl_weight}
+    row |= {k: metrics.get(k) for k in keys}
+    return row | {k: latent[k] for k in ("active_units", "class_probe_accuracy")}

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from flaxguide.data import to_unit
 from flaxguide.models import VAE
 
 
@@ -97,3 +98,20 @@ def create_log_likelihood(model: VAE, k: int, chunk: int = 100):
 
     return log_likelihood
     # --8<-- [end:log_likelihood]
+
+
+# --8<-- [start:estimate_by_k]
+def estimate_by_k(
+    model: VAE, params, test, key: jax.Array, ks=(1, 10, 100, 1000, 5000), images: int = 100
+) -> list[dict]:
+    """The mean of -log p(x | c) over the first `images` test images (each with its own
+    class), estimated with each k in `ks`: k = 1 is the ELBO, and the estimate falls as k
+    grows, towards the true value."""
+    x, labels = to_unit(test[0][:images]), test[1][:images]
+    log_weights = vae_log_weights(model, params, x, labels)
+    rows = []
+    for k in ks:
+        estimate = jax.jit(lambda key, k=k: iwae(log_weights, key, k, math.gcd(k, 100)))(key)
+        rows.append({"k": k, "nll_conditional": round(-float(estimate.mean()), 3)})
+    return rows
+    # --8<-- [end:estimate_by_k]

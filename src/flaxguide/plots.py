@@ -141,3 +141,31 @@ def bench_plot(result: dict) -> Figure:
     ax.set_xlim(0, max(rates) * 1.6)
     fig.tight_layout()
     return fig
+
+
+def latent_scatter(projected: np.ndarray, labels: np.ndarray, shares: float) -> Figure:
+    """Test-set latent means on their first two principal components, coloured by class."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    points = ax.scatter(*projected.T, c=labels, cmap="tab10", s=2, alpha=0.6, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit (the class given to the encoder)")
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    ax.set_title(f"z means of the test set ({shares:.0%} of their variance shown)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def rate_distortion(rows: list[dict]) -> Figure:
+    """The beta sweep: rate (KL, nats) against distortion (reconstruction, nats), one point
+    per KL weight."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    rates = [row["test_kl"] for row in rows]
+    distortions = [row["test_reconstruction"] for row in rows]
+    ax.plot(rates, distortions, "o-")
+    for row, x, y in zip(rows, rates, distortions, strict=True):
+        ax.annotate(f" beta {row['kl_weight']:g}", (x, y), fontsize=9)
+    ax.set_xlabel("rate: KL(q(z | x, c) || p(z)), nats")
+    ax.set_ylabel("distortion: -log p(x | z, c), nats")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
