@@ -17,6 +17,7 @@ Built on mktestdocs, with the gaps it leaves closed:
 """
 
 from __future__ import annotations
+import __future__
 
 import contextlib
 import difflib
@@ -47,6 +48,7 @@ _PYTHONISH = re.compile(
     r"^[ \t]*(?:`{3,}|~{3,})[ \t]*\{?[ \t]*\.?(?:python3?|py|pycon|ipython3?)\b", re.MULTILINE
 )
 _TITLE = re.compile(r"""title=["']([^"']*)["']""")
+_FUTURE_ANNOTATIONS = re.compile(r"^from __future__ import annotations$", re.MULTILINE)
 
 
 class PageError(AssertionError):
@@ -199,16 +201,20 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
     shadow = Path(folder.name) / (Path(name).name + ".py")
     shadow.write_text(_python_only(text, blocks), encoding="utf-8")
     results = []
+    flags = 0  # a page that starts `from __future__ import annotations` keeps it for every block
     try:
         for k, block in enumerate(blocks):
             if not block.is_python:
                 continue
             # Pad so that traceback line numbers are those of the expanded page.
             source = "\n" * (block.start + 1) + block.code
+            if _FUTURE_ANNOTATIONS.search(block.code):
+                flags = __future__.annotations.compiler_flag
             stdout = io.StringIO()
             try:
                 with contextlib.redirect_stdout(stdout):
-                    exec(compile(source, str(shadow), "exec"), module.__dict__)
+                    code = compile(source, str(shadow), "exec", flags=flags, dont_inherit=True)
+                    exec(code, module.__dict__)
             except Exception as err:
                 raise PageError(
                     f"{name}: the block at line {block.start + 1} raised "

@@ -1,6 +1,7 @@
 """The command line: clear errors with exit status 2, and the quick preset end to end."""
 
 import json
+import math
 import shutil
 
 import jax
@@ -102,6 +103,11 @@ def test_quick_preset_trains_and_writes_a_run(quick_run):
     assert 0 < metrics["test_nelbo"] < 200
     assert 0.9 < metrics["classifier_test_accuracy"] <= 1.0
     assert 0.1 < metrics["conditional_accuracy"] <= 1.0
+    # A binarised run (the presets' default) reports an importance-weighted -log p(x): at most
+    # the negative ELBO of its own class, plus log 10 for not being told the class.
+    assert metrics["test_binarization_seed"] == 0 and metrics["nll_test_images"] == 500
+    assert metrics["test_nll"] <= metrics["test_nll_conditional"] + math.log(10) + 1e-3
+    assert metrics["test_nll_conditional"] < metrics["test_nelbo"]
     assert sorted(p.name for p in (quick_run / "checkpoints").iterdir() if p.name.isdigit()) == [
         "1",
         "2",
@@ -208,7 +214,7 @@ def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mir
     )
     manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
     assert manifest["run"]["preset"] == "quick"
-    assert [row["api"] for row in manifest["api_comparison"]] == ["linen", "nnx"]
+    assert [row["api"] for row in manifest["twins"]] == ["linen", "nnx"]
     for name in manifest["figures"]:
         assert (tmp_path / "figures" / name).stat().st_size > 1000
 

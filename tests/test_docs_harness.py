@@ -31,6 +31,25 @@ def test_state_is_shared_in_page_order():
     assert [printed for _, printed in results] == ["", "21\n"]
 
 
+def test_a_page_that_postpones_annotations_does_so_in_every_block():
+    text = """
+        ```python
+        {future}
+        ```
+
+        ```python
+        def f(x: NotImported) -> AlsoNot:
+            return x
+        print(f(2))
+        ```
+        """
+    assert [
+        p for _, p in run_markdown(page(text.format(future="from __future__ import annotations")))
+    ] == ["", "2\n"]
+    with pytest.raises(PageError, match=r"NameError: name 'NotImported' is not defined"):
+        run_markdown(page(text.format(future="import math")))
+
+
 def test_a_raising_block_fails():
     with pytest.raises(PageError, match=r"line 1 raised ZeroDivisionError"):
         run_markdown("```python\n1 / 0\n```\n")

@@ -64,6 +64,15 @@ def metrics_table() -> str:
         ("device", f"{run['device']['platform']} ({run['device']['kind']})"),
         ("trained", f"{run['date']} at commit `{(run['commit'] or 'unknown')[:10]}`"),
         ("`test_nelbo`", f"{metrics['test_nelbo']:.2f} nats"),
+    ]
+    if "test_nll" in metrics:  # a binarised run: a likelihood, comparable with the literature
+        k = metrics["nll_samples_per_class"]
+        rows += [
+            ("`test_nll`", f"{metrics['test_nll']:.2f} nats (-log p(x), {10 * k:,} samples/image)"),
+            ("`test_nll_conditional`", f"{metrics['test_nll_conditional']:.2f} nats"),
+            ("pixels", f"binarised (test set with seed {metrics['test_binarization_seed']})"),
+        ]
+    rows += [
         ("`conditional_accuracy`", f"{metrics['conditional_accuracy']:.2%}"),
         ("`classifier_test_accuracy`", f"{metrics['classifier_test_accuracy']:.2%}"),
         ("training time", f"{metrics['train_seconds'] / 60:.1f} min"),

@@ -211,8 +211,8 @@ def parser() -> argparse.ArgumentParser:
         "--twin",
         type=Path,
         nargs="+",
-        help="runs of --run's preset trained with the other API (or another seed), "
-        "tabulated beside it in the manifest",
+        help="runs of --run's preset trained another way (the other API, another seed, grey "
+        "levels), tabulated beside it in the manifest",
     )
     figures.add_argument(
         "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"

@@ -215,7 +215,7 @@ def draw_with_manifest(
         save_figure(rate_distortion(rows), out / "beta-sweep.png")
         manifest["figures"]["beta-sweep.png"] = "rate against distortion for each KL weight"
     if twins:  # Linen and NNX, like with like: one evaluation code for both
-        manifest["api_comparison"] = compare_runs([run_dir, *twins] if run_dir else twins)
+        manifest["twins"] = compare_runs([run_dir, *twins] if run_dir else twins)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
 

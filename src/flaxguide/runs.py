@@ -231,11 +231,13 @@ def compare_runs(run_dirs: list[Path]) -> list[dict]:
                 "commit": run.get("commit"),
                 "api": config.api,
                 "seed": config.seed,
+                "binarize": config.binarize,
                 "epochs": config.epochs,
                 "schedule": config.schedule,
                 "clip_norm": config.clip_norm,
                 "ema_decay": config.ema_decay,
                 "test_nelbo_ema": metrics["test_nelbo"],
+                "test_nll": metrics.get("test_nll"),  # binarised runs only
                 "test_nelbo_raw": metrics["test_nelbo_raw_params"],
                 "conditional_accuracy_ema": metrics["conditional_accuracy"],
                 "conditional_accuracy_raw": metrics["conditional_accuracy_raw_params"],

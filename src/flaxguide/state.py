@@ -39,7 +39,7 @@ def ema_update(ema_params, params, step, decay: float):
     # the average does not drag the random initial parameters along for thousands of steps.
     beta = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
     # $\bar\theta \leftarrow \beta \bar\theta + (1 - \beta) \theta$: an average of the
-    # parameters themselves. (`optax.ema` would average the *updates*, something else.)
+    # parameters themselves. (`optax.ema` chained into the optimiser would average the updates.)
     return optax.incremental_update(params, ema_params, 1.0 - beta)
     # --8<-- [end:ema_update]
 
