@@ -316,3 +316,19 @@ def test_a_run_keeps_its_api(capsys, quick_run, nnx_run, tmp_path):
     assert code == 2
     assert f"--finetune-from keeps {nnx_run}, a run trained with nnx; drop --api linen" in err
     assert not (tmp_path / "f").exists()
+
+
+def test_measure_takes_a_finished_runs_numbers_again(tmp_path, quick_run, mnist_env):
+    run = tmp_path / "copy"
+    shutil.copytree(quick_run, run)
+    before = json.loads((run / "metrics.json").read_text())
+    main(["measure", "--run", str(run)])
+    after = json.loads((run / "metrics.json").read_text())
+    assert (
+        after["history"] == before["history"] and after["train_seconds"] == before["train_seconds"]
+    )
+    assert after["measured"]["python"] and after["test_nelbo"] == pytest.approx(
+        before["test_nelbo"]
+    )
+    # The judge's own accuracy is taken on the grey test images it learned from.
+    assert 0.9 < after["classifier_test_accuracy"] <= 1.0

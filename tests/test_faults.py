@@ -141,7 +141,7 @@ def test_a_nan_batch_stops_the_run_and_keeps_the_last_epoch(data, tmp_path):
 def test_a_diverging_command_exits_3_and_writes_no_metrics(capsys, data, tmp_path, monkeypatch):
     train, test = data
     poisoned = (train[0].astype(jnp.float32).at[0, 0].set(jnp.nan) / 255.0, train[1])
-    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits, _: (poisoned, test))
+    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits: (poisoned, test))
     out = tmp_path / "run"
     code, err = run_cli(capsys, "train", "--epochs", "1", "--batch-size", "128", "--out", out)
     assert code == 3
@@ -311,7 +311,7 @@ def random_argv(rng: random.Random, tmp: Path) -> tuple[list[str], Path]:
 def test_random_arguments_exit_0_or_2(capsys, tmp_path, data, monkeypatch):
     train, test = data
     # The early checks run for real; what would train is replaced by a stop, so no case trains.
-    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits, _: (train, test))
+    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits: (train, test))
     monkeypatch.setattr(flaxguide.runner, "fit", lambda config, state, *a, **k: (state, [], False))
     rng = random.Random(0)
     codes = {}

@@ -1,4 +1,4 @@
-"""The command line: `python -m flaxguide {train,sample,figures}`.
+"""The command line: `python -m flaxguide {train,sample,measure,figures}`.
 
 Kept thin: it parses arguments, then calls the package, which checks them (the config checks
 its own fields, the loader the digits). Bad input exits with status 2 and one line that says
@@ -14,7 +14,17 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from flaxguide.cli_types import digit, digit_set, number, positive_float, positive_int, whole_number
+from flaxguide.cli_types import (
+    Parser,
+    UsageError,
+    digit,
+    digit_set,
+    number,
+    output_dir,
+    positive_float,
+    positive_int,
+    whole_number,
+)
 from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
 
 # The `train` options that set a config field of the same name (`--batch-size`: `batch_size`).
@@ -24,18 +34,6 @@ CONFIG_OPTIONS = [f.name for f in dataclasses.fields(Config) if f.name not in NO
 
 
 DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
-
-
-class UsageError(Exception):
-    """Input the command cannot use; reported with exit status 2."""
-
-
-def _output_dir(path: Path) -> None:
-    """Create the folder an output goes to, or say in one line why it cannot be."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create the folder {path}: {err.strerror}") from err
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -75,11 +73,23 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"stopped as asked; continue with: python -m flaxguide train --resume --out {args.out}"
         )
         return
-    print(
-        f"test_nelbo {metrics['test_nelbo']:.2f} nats, "
+    print(_summary(metrics, args.out))
+
+
+def _summary(metrics: dict, out: Path) -> str:
+    nll = f"test_nll {metrics['test_nll']:.2f} nats, " if "test_nll" in metrics else ""
+    return (
+        f"test_nelbo {metrics['test_nelbo']:.2f} nats, {nll}"
         f"conditional_accuracy {metrics['conditional_accuracy']:.2%}, "
-        f"classifier_test_accuracy {metrics['classifier_test_accuracy']:.2%}; wrote {args.out}"
+        f"classifier_test_accuracy {metrics['classifier_test_accuracy']:.2%}; wrote {out}"
     )
+
+
+def cmd_measure(args: argparse.Namespace) -> None:
+    from flaxguide.provenance import provenance
+    from flaxguide.runner import measure_run
+
+    print(_summary(measure_run(args.run, provenance()), args.run / "metrics.json"))
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -93,7 +103,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     _, model, state, _ = load_trained(args.run)
-    _output_dir(args.out.parent)
+    output_dir(args.out.parent)
     labels = jnp.full((args.n,), args.digit, jnp.int32)  # (n,): every sample asks for one digit
     # The EMA parameters, as for every number and figure the site publishes.
     images = generate(model, state.ema_params, jax.random.key(args.seed), labels, args.temperature)
@@ -110,7 +120,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
     for run in [args.run, *(args.twin or []), *(args.sweep or []), *(args.compare or [])]:
         if run is not None:
             read_run(run)  # a missing or foreign run is reported before anything is drawn
-    _output_dir(args.out)
+    output_dir(args.out)
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
     written = draw_with_manifest(
@@ -125,15 +135,8 @@ def cmd_figures(args: argparse.Namespace) -> None:
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with each error on one line: the usage block would bury it; --help has it."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train the class-conditioned VAE on MNIST")
@@ -200,6 +203,10 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", type=Path, required=True, help="a .png file")
     sample.set_defaults(func=cmd_sample)
+
+    measure = sub.add_parser("measure", help="measure a finished run again with this code")
+    measure.add_argument("--run", type=Path, required=True)
+    measure.set_defaults(func=cmd_measure)
 
     figures = sub.add_parser("figures", help="draw every figure the site shows")
     figures.add_argument("--run", type=Path, help="a finished run (from `train`)")

@@ -1,12 +1,14 @@
-"""What the command line's options accept: argparse types that turn text into values.
+"""The command line's building blocks: argparse types that turn text into values, a parser
+that reports an error in one line, and the error for input a command cannot use.
 
-They only parse, and name the option's problem in one line; the config checks its own fields
-once, where it is built (see [`Config`][flaxguide.config.Config]).
+The types only parse, and name the option's problem in one line; the config checks its own
+fields once, where it is built (see [`Config`][flaxguide.config.Config]).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from flaxguide.config import ConfigError, check_positive
 
@@ -53,3 +55,22 @@ def digit_set(text: str) -> tuple[int, ...]:
         return parse_digits(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+class UsageError(Exception):
+    """Input the command cannot use; reported with exit status 2."""
+
+
+def output_dir(path: Path) -> None:
+    """Create the folder an output goes to, or say in one line why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the folder {path}: {err.strerror}") from err
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with each error on one line: the usage block would bury it; --help has it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")

@@ -75,10 +75,15 @@ def final_metrics(
     history: list[dict],
     preset: str,
     digits: tuple[int, ...] | None = None,
+    *,
+    judge_test=None,
 ) -> dict:
     """Quality numbers of a finished run, measured on the EMA parameters (and the raw ones).
 
-    `digits` are the run's digits (None: all ten); samples are asked for those only.
+    `digits` are the run's digits (None: all ten); samples are asked for those only. The
+    judge's own accuracy is measured on `judge_test` (default `test`): a binarised run passes
+    the grey test images, the kind the judge learned from and the kind of image it reads (the
+    samples are the decoder's pixel probabilities).
     """
     digits = tuple(range(config.num_classes)) if digits is None else tuple(digits)
     model = build_model(config)
@@ -112,7 +117,9 @@ def final_metrics(
         "conditional_accuracy": judged(state.ema_params),
         "conditional_accuracy_raw_params": judged(state.params),
         "conditional_accuracy_digits": list(digits),
-        "classifier_test_accuracy": accuracy(judge, judge_params, *test),
+        "classifier_test_accuracy": accuracy(
+            judge, judge_params, *(test if judge_test is None else judge_test)
+        ),
         "steps_per_epoch": steps_per_epoch(config, train),
         "train_seconds": round(sum(row["seconds"] for row in history), 1),
         "history": history,

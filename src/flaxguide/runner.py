@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flaxguide.apis import as_linen
 from flaxguide.config import Config, ConfigError
-from flaxguide.data import load_splits
+from flaxguide.data import binarize_split, load_splits
 from flaxguide.lock import LOCK_FILE, run_lock
 from flaxguide.metrics import final_metrics
 from flaxguide.runs import (
@@ -20,6 +20,7 @@ from flaxguide.runs import (
     initial_state,
     make_run_dir,
     new_run,
+    read_metrics,
     read_run,
     restore_run,
     resume_newest_intact,
@@ -72,9 +73,9 @@ def train_run(
                 state, history, manager = resume_newest_intact(out, notify)
                 run = read_run(out)
                 config = run_config(run)
-                train, test = load_splits(run["digits"], config.binarize)
+                train, test, judge_test = _splits(config, run["digits"])
             else:
-                run, config, state, train, test = _start(
+                run, config, state, train, test, judge_test = _start(
                     config, out, preset, provenance, digits, finetune_from
                 )
                 history, manager = [], run_manager(out, config)
@@ -92,7 +93,14 @@ def train_run(
             if not finished:
                 return None
             metrics = final_metrics(
-                config, as_linen(state, config), train, test, history, run["preset"], run["digits"]
+                config,
+                as_linen(state, config),
+                train,
+                test,
+                history,
+                run["preset"],
+                run["digits"],
+                judge_test=judge_test,
             )
             metrics["total_seconds"] = round(time.perf_counter() - start, 1)
             write_json(out / "metrics.json", metrics)
@@ -108,7 +116,7 @@ def train_run(
 def _start(config, out, preset, provenance, digits, finetune_from):
     """A new run's record (written to run.json), config, initial state and data."""
     check_new_run_dir(out)  # again, under the lock: another process may have started here
-    train, test = load_splits(digits, config.binarize)
+    train, test, judge_test = _splits(config, digits)
     if config.batch_size > train[0].shape[0]:
         which = "" if digits is None else f" of the digits {', '.join(map(str, digits))}"
         raise ConfigError(
@@ -144,4 +152,31 @@ def _start(config, out, preset, provenance, digits, finetune_from):
         finetuned_from=finetuned_from,
     )
     write_json(out / "run.json", run)
-    return run, config, state, train, test
+    return run, config, state, train, test, judge_test
+
+
+def _splits(config: Config, digits) -> tuple:
+    """The training split, the test split the run is scored on (binarised once, for a
+    binarised run), and the grey test split, on which the judge's own accuracy is measured."""
+    train, grey_test = load_splits(digits)
+    return train, binarize_split(grey_test) if config.binarize else grey_test, grey_test
+
+
+def measure_run(run_dir: Path, provenance: dict) -> dict:
+    """Measure a finished run's final state again, with this code's metrics, and rewrite its
+    `metrics.json`: the training history and times are kept, and `measured` records where,
+    when and with which code the numbers were taken."""
+    run_dir = Path(run_dir)
+    old = read_metrics(run_dir)
+    run = read_run(run_dir)
+    config = run_config(run)
+    state, _, _ = restore_run(run_dir, epoch=config.epochs)
+    train, test, judge_test = _splits(config, run["digits"])
+    metrics = final_metrics(
+        config, as_linen(state, config), train, test, old["history"], run["preset"],
+        run["digits"], judge_test=judge_test,
+    )  # fmt: skip
+    metrics |= {"total_seconds": old["total_seconds"], "measured": provenance}
+    with run_lock(run_dir):
+        write_json(run_dir / "metrics.json", metrics)
+    return metrics
