@@ -46,7 +46,7 @@ def test_reconstruction_stays_finite_for_confident_wrong_logits():
 
 def test_binarised_targets_are_new_zeros_and_ones_for_each_key(key):
     images = jnp.full((2, 784), 128, jnp.uint8)  # every pixel grey, p = 0.5
-    grey, same_key = targets(images, key, binarize=False)
+    grey, same_key = targets(images, key, binary=False)
     np.testing.assert_allclose(grey, 128 / 255)
     assert same_key is key  # grey targets use no randomness
     draws = [

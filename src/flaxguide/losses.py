@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from flaxguide.data import binarize as binarize_images
-from flaxguide.data import to_unit
+from flaxguide.data import binarize, to_unit
 from flaxguide.models import VAE
 
 
@@ -34,12 +33,13 @@ def reconstruction_loss(logits: jax.Array, x: jax.Array) -> jax.Array:
 
 
 # --8<-- [start:targets]
-def targets(images: jax.Array, key: jax.Array, binarize: bool) -> tuple[jax.Array, jax.Array]:
-    """The pixels the likelihood scores, and the key that is left for z."""
-    if not binarize:
+def targets(images: jax.Array, key: jax.Array, binary: bool) -> tuple[jax.Array, jax.Array]:
+    """The pixels the likelihood scores (binary ones drawn afresh if `binary`, else the grey
+    levels), and the key that is left for z."""
+    if not binary:
         return to_unit(images), key  # grey levels: the key is untouched
     pixel_key, key = jax.random.split(key)
-    return binarize_images(pixel_key, images), key
+    return binarize(pixel_key, images), key
     # --8<-- [end:targets]
 
 
