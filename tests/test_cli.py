@@ -143,15 +143,14 @@ def test_stop_and_resume_gives_the_uninterrupted_run(quick_run, tmp_path, mnist_
         }
 
 
-def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
-    from flaxguide.runs import load_trained
-
+def finetune_on_5_to_9(source, tmp_path):
+    """One epoch of finetuning `source` on the digits 5 to 9, from the command line."""
     out = tmp_path / "finetuned"
     main(
         [
             "train",
             "--finetune-from",
-            str(quick_run),
+            str(source),
             "--digits",
             "5-9",
             "--epochs",
@@ -160,6 +159,13 @@ def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
             str(out),
         ]
     )
+    return out
+
+
+def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
+    from flaxguide.runs import load_trained
+
+    out = finetune_on_5_to_9(quick_run, tmp_path)
     run = json.loads((out / "run.json").read_text())
     assert run["finetuned_from"] == {"run": str(quick_run), "epoch": 2}
     assert run["digits"] == [5, 6, 7, 8, 9]
@@ -273,20 +279,7 @@ def test_an_nnx_run_trains_resumes_and_samples(nnx_run, tmp_path, mnist_env):
 def test_an_nnx_finetuning_run_keeps_the_encoder(nnx_run, tmp_path, mnist_env):
     from flaxguide.runs import load_trained
 
-    out = tmp_path / "finetuned"
-    main(
-        [
-            "train",
-            "--finetune-from",
-            str(nnx_run),
-            "--digits",
-            "5-9",
-            "--epochs",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
+    out = finetune_on_5_to_9(nnx_run, tmp_path)
     assert json.loads((out / "run.json").read_text())["config"]["api"] == "nnx"  # the source's
     _, _, source, _ = load_trained(nnx_run)
     _, _, tuned, _ = load_trained(out)
