@@ -62,6 +62,7 @@ API: dict[str, dict[str, str]] = {
         "learning_rate_schedule": "optim",
         "scan_epoch": "steps",
         "create_state_epoch": "steps",
+        "jit_state_epoch": "steps",
         "create_eval_step": "steps",
         "fit": "train",
         "DivergedError": "train",

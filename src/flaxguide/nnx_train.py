@@ -24,7 +24,7 @@ from flaxguide.config import Config
 from flaxguide.nnx_models import make_nnx_loss_fn
 from flaxguide.optim import make_optimiser
 from flaxguide.state import ema_update
-from flaxguide.steps import scan_epoch
+from flaxguide.steps import jit_state_epoch
 
 
 # --8<-- [start:trainable]
@@ -141,13 +141,7 @@ def create_nnx_state_epoch(config: Config, batch_size: int | None = None):
         )
         return state, metrics
 
-    @jax.jit
-    def train_epoch(state: NNXTrainState, images, labels):
-        key, shuffle_key, step_key = jax.random.split(state.key, 3)
-        carry = state.replace(key=key)
-        return scan_epoch(step, carry, images, labels, shuffle_key, step_key, batch_size)
-
-    return train_epoch
+    return jit_state_epoch(step, batch_size)
     # --8<-- [end:nnx_state_epoch]
 
 

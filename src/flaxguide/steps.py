@@ -45,8 +45,7 @@ def scan_epoch(step: Callable, carry, images, labels, shuffle_key, step_key, bat
 def create_state_epoch(config: Config, batch_size: int | None = None, grad_fn=None):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)`.
 
-    The state carries everything, the key included: the epoch's keys come out of it and the
-    next key goes back in, so a saved state resumes exactly where it stopped. `grad_fn(params,
+    The state carries everything, the key included (see `jit_state_epoch`). `grad_fn(params,
     images, labels, key) -> (grads, metrics)` defaults to the gradient of the whole loss.
     """
     loss_fn = make_loss_fn(build_model(config), config.kl_weight, config.binarize)
@@ -60,14 +59,27 @@ def create_state_epoch(config: Config, batch_size: int | None = None, grad_fn=No
         metrics["learning_rate"] = current_learning_rate(state.opt_state)
         return state, metrics
 
+    return jit_state_epoch(step, batch_size)
+    # --8<-- [end:state_epoch]
+
+
+# --8<-- [start:jit_state_epoch]
+def jit_state_epoch(step: Callable, batch_size: int):
+    """`step(state, images, labels, key) -> (state, metrics)` made a jitted whole epoch,
+    `train_epoch(state, images, labels) -> (state, metrics)`, for a state that carries its key.
+
+    The epoch's keys come out of `state.key` and the next key goes back in, so a saved state
+    resumes exactly where it stopped. Both APIs' training epochs end here.
+    """
+
     @jax.jit
-    def train_epoch(state: TrainState, images, labels):
+    def train_epoch(state, images, labels):
         key, shuffle_key, step_key = jax.random.split(state.key, 3)
         carry = state.replace(key=key)
         return scan_epoch(step, carry, images, labels, shuffle_key, step_key, batch_size)
 
     return train_epoch
-    # --8<-- [end:state_epoch]
+    # --8<-- [end:jit_state_epoch]
 
 
 # --8<-- [start:eval_step]
