@@ -16,6 +16,7 @@ def test_presets_differ_only_in_budget():
         "samples_per_digit",
         "save_every",
         "nll_samples_per_class",
+        "nll_judged_class_samples",
         "nll_test_images",
     )
     assert dataclasses.replace(quick, **{name: getattr(full, name) for name in budget}) == full
@@ -49,6 +50,8 @@ def test_unknown_preset():
         ("api", "torch", "api must be 'linen' or 'nnx', got 'torch'"),
         ("nll_test_images", 0, "nll_test_images must be a positive finite number"),
         ("nll_samples_per_class", 0, "nll_samples_per_class must be a positive finite number"),
+        ("nll_judged_class_samples", -1, "nll_judged_class_samples must be a whole number"),
+        ("nll_judged_class_samples", 2.5, "nll_judged_class_samples must be a whole number"),
     ],
 )
 def test_bad_values_are_refused(field, value, message):
@@ -69,3 +72,11 @@ def test_a_config_saved_before_binarisation_reads_as_grey():
     del values["binarize"]
     assert from_dict(values).binarize is False
     assert get_config("full").binarize is True  # new runs train on binarised pixels
+
+
+def test_a_config_saved_before_the_judged_class_samples_gave_every_class_the_same():
+    values = to_dict(get_config("full"))
+    del values["nll_judged_class_samples"]
+    assert from_dict(values).nll_judged_class_samples == 0  # as it was measured then
+    full = get_config("full")
+    assert 10 * full.nll_samples_per_class + full.nll_judged_class_samples == 5_000

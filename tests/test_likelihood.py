@@ -107,3 +107,29 @@ def test_the_unconditional_estimate_marginalises_the_class(model_and_params, tes
     )
     # log p(x) lies between the smallest and the largest log p(x | c), less log 10.
     assert np.all(log_px <= per_class.max(axis=1)) and np.all(log_px >= per_class.min(axis=1))
+
+
+def test_extra_samples_for_the_guessed_class_pool_with_its_own(model_and_params, test_images):
+    model, params = model_and_params
+    images, labels = test_images
+    x = binarize(jax.random.key(1), images[:32])
+    guess, key = labels[:32], jax.random.key(5)
+    _, plain = create_log_likelihood(model, k=10, chunk=10)(params, x, key)
+    _, pooled = create_log_likelihood(model, k=10, chunk=10, extra=990)(params, x, key, guess)
+    _, many = create_log_likelihood(model, k=1000, chunk=100)(params, x, jax.random.key(6))
+    guessed = guess[:, None] == jnp.arange(10)[None]
+    # The other classes keep their draws; the guessed one pools 10 + 990 samples, so it
+    # estimates like k = 1000 and sits above the k = 10 estimate on average.
+    np.testing.assert_array_equal(plain[~guessed], pooled[~guessed])
+    own = {name: float(v[guessed].mean()) for name, v in (("10", plain), ("pooled", pooled))}
+    target = float(many[guessed].mean())
+    assert own["pooled"] > own["10"]
+    assert abs(own["pooled"] - target) < 0.25 * abs(own["10"] - target), (own, target)
+
+
+def test_extra_samples_need_a_guess(model_and_params, test_images):
+    from flaxguide.metrics import test_log_likelihood
+
+    model, params = model_and_params
+    with pytest.raises(ValueError, match="guessed class for each test image"):
+        test_log_likelihood(model, params, test_images, jax.random.key(0), 10, extra=10)

@@ -66,9 +66,9 @@ def metrics_table() -> str:
         ("`test_nelbo`", f"{metrics['test_nelbo']:.2f} nats"),
     ]
     if "test_nll" in metrics:  # a binarised run: a likelihood, comparable with the literature
-        k = metrics["nll_samples_per_class"]
+        k = 10 * metrics["nll_samples_per_class"] + metrics.get("nll_judged_class_samples", 0)
         rows += [
-            ("`test_nll`", f"{metrics['test_nll']:.2f} nats (-log p(x), {10 * k:,} samples/image)"),
+            ("`test_nll`", f"{metrics['test_nll']:.2f} nats (-log p(x), {k:,} samples/image)"),
             ("`test_nll_conditional`", f"{metrics['test_nll_conditional']:.2f} nats"),
             ("pixels", f"binarised (test set with seed {metrics['test_binarization_seed']})"),
         ]

@@ -143,10 +143,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     train.add_argument("--out", type=Path, required=True, help="a new run directory")
     # Options named like config fields; the config checks their values.
-    train.add_argument("--epochs", type=whole_number)
-    train.add_argument("--batch-size", type=whole_number)
-    train.add_argument("--seed", type=whole_number)
-    train.add_argument("--latent-dim", type=whole_number)
+    for name in ("epochs", "batch-size", "seed", "latent-dim"):
+        train.add_argument(f"--{name}", type=whole_number)
     train.add_argument("--kl-weight", type=number)
     train.add_argument("--learning-rate", type=number)
     train.add_argument("--schedule", choices=SCHEDULES)
@@ -169,10 +167,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="train on the grey levels",
     )
-    train.add_argument(
-        "--nll-samples-per-class", type=whole_number, help="importance samples for -log p(x)"
-    )
-    train.add_argument("--nll-test-images", type=whole_number, help="test images for -log p(x)")
+    for name, what in [
+        ("samples-per-class", "importance samples per class"),
+        ("judged-class-samples", "more samples for the class the judge reads in the image"),
+        ("test-images", "test images"),
+    ]:
+        train.add_argument(f"--nll-{name}", type=whole_number, help=f"{what}, for -log p(x)")
     train.add_argument("--ema-decay", type=number)
     train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
     train.add_argument(

@@ -70,7 +70,9 @@ class Config:
 
     # Optimisation.
     batch_size: int = 128
-    epochs: int = 60
+    # Measured on binarised MNIST: 60 epochs reached -log p(x) 86.75 nats and 94.4% conditional
+    # accuracy, 200 epochs a negative ELBO 1.3 nats lower and 96.9%; samples keep sharpening.
+    epochs: int = 400
     # The peak of the schedule. Measured at 20 epochs: 1e-3 reached 96.9 nats and 78% conditional
     # accuracy, 3e-3 reached 94.2 nats and 93%: the class moves out of z and into c faster.
     learning_rate: float = 3e-3
@@ -99,8 +101,10 @@ class Config:
     samples_per_digit: int = 1000  # for `conditional_accuracy`
 
     # The importance-weighted log-likelihood of a binarised run: samples per image and class,
-    # and how many test images (None: all of them).
-    nll_samples_per_class: int = 500
+    # more for the class the judge reads in the image (where nearly all of p(x) lies), and how
+    # many test images (None: all of them). 10 x 100 + 4,000 = 5,000 decodes per image.
+    nll_samples_per_class: int = 100
+    nll_judged_class_samples: int = 4000
     nll_test_images: int | None = None
     # --8<-- [end:config]
 
@@ -117,6 +121,12 @@ class Config:
             raise ConfigError(
                 f"kl_weight must be zero or positive (and finite), got {self.kl_weight}",
                 "kl_weight",
+            )
+        judged = self.nll_judged_class_samples
+        if not (isinstance(judged, int) and judged >= 0):
+            raise ConfigError(
+                f"nll_judged_class_samples must be a whole number, 0 or more, got {judged}",
+                "nll_judged_class_samples",
             )
         if self.nll_test_images is not None:
             check_positive("nll_test_images", self.nll_test_images, "or None for all")
@@ -158,6 +168,7 @@ PRESETS = {
         samples_per_digit=100,
         save_every=1,
         nll_samples_per_class=10,
+        nll_judged_class_samples=100,
         nll_test_images=500,
     ),
     "full": Config(),
@@ -181,6 +192,7 @@ def from_dict(values: dict) -> Config:
     unknown = set(values) - fields
     if unknown:
         raise ConfigError(f"unknown config fields {sorted(unknown)}")
-    # A config saved before binarisation existed trained on the grey levels.
-    values = {"binarize": False} | values
+    # A config saved before binarisation existed trained on the grey levels; one saved before
+    # the judged class got more samples gave every class the same number.
+    values = {"binarize": False, "nll_judged_class_samples": 0} | values
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -76,16 +76,18 @@ def iwae(log_weights: Callable, key: jax.Array, k: int, chunk: int) -> jax.Array
 
 
 # --8<-- [start:log_likelihood]
-def create_log_likelihood(model: VAE, k: int, chunk: int = 100):
-    """A jitted `log_likelihood(params, x, key) -> (log p(x), log p(x | c) for every c)`.
+def create_log_likelihood(model: VAE, k: int, chunk: int = 100, extra: int = 0):
+    """A jitted `log_likelihood(params, x, key, guess) -> (log p(x), log p(x | c) for every c)`.
 
     `x` holds B binary images; the second result has shape (B, num_classes). The class is
     marginalised with its uniform prior: log p(x) = log (1/C) sum_c p(x | c), which is what the
-    literature's unconditional numbers measure. Each class gets `k` importance samples.
+    literature's unconditional numbers measure. Each class gets `k` importance samples, and
+    the class `guess` names for each image (shape (B,), e.g. a classifier's reading) gets
+    `extra` more: nearly all of p(x) lies in one class, so that is where samples pay.
     """
 
     @jax.jit
-    def log_likelihood(params, x, key):
+    def log_likelihood(params, x, key, guess=None):
         def given(c, key):
             labels = jnp.full((x.shape[0],), c, jnp.int32)
             return iwae(vae_log_weights(model, params, x, labels), key, k, chunk)
@@ -94,6 +96,16 @@ def create_log_likelihood(model: VAE, k: int, chunk: int = 100):
         # One class at a time (lax.map, not vmap): memory holds one class's chunk of decodes.
         keys = jax.random.split(key, classes.size)
         per_class = jax.lax.map(lambda args: given(*args), (classes, keys)).T  # (B, C)
+        if extra:  # (without extra, guess is not read and may be None)
+            more_key = jax.random.fold_in(key, classes.size)  # a stream of its own
+            log_weights = vae_log_weights(model, params, x, guess)
+            more = iwae(log_weights, more_key, extra, math.gcd(extra, chunk))
+            # The guessed class's k + extra weights pooled: still the mean of i.i.d. weights,
+            # so still unbiased for p(x | c), because the guess never saw these draws.
+            own = jnp.take_along_axis(per_class, guess[:, None], axis=1)[:, 0]
+            pooled = jnp.logaddexp(own + math.log(k), more + math.log(extra))
+            pooled = pooled - math.log(k + extra)
+            per_class = jnp.where(classes[None] == guess[:, None], pooled[:, None], per_class)
         return jax.nn.logsumexp(per_class, axis=1) - math.log(model.num_classes), per_class
 
     return log_likelihood

@@ -46,23 +46,39 @@ def evaluate_nelbo(model: VAE, params, test, key: jax.Array, num_samples: int = 
 
 
 def test_log_likelihood(
-    model: VAE, params, test, key: jax.Array, k: int, images: int | None = None, batch: int = 100
+    model: VAE,
+    params,
+    test,
+    key: jax.Array,
+    k: int,
+    images: int | None = None,
+    batch: int = 100,
+    *,
+    extra: int = 0,
+    guess: jax.Array | None = None,
 ) -> dict:
     """-log p(x) and -log p(x | c) on binarised `test` images (the first `images`), in nats,
-    with `k` importance samples per image and class (see `flaxguide.likelihood`)."""
+    with `k` importance samples per image and class, and `extra` more for the class `guess`
+    names for each test image (see `flaxguide.likelihood`)."""
     x, labels = to_unit(test[0][:images]), test[1][:images]
-    log_likelihood = create_log_likelihood(model, k, chunk=math.gcd(k, 100))
+    if extra and (guess is None or guess.shape[0] < x.shape[0]):
+        raise ValueError("extra samples need a guessed class for each test image (guess)")
+    log_likelihood = create_log_likelihood(model, k, chunk=math.gcd(k, 100), extra=extra)
     unconditional, conditional = [], []
     for start in tqdm(range(0, x.shape[0], batch), desc="log-likelihood", leave=False):
         batch_key = jax.random.fold_in(key, start)  # new draws for every batch of images
-        log_px, per_class = log_likelihood(params, x[start : start + batch], batch_key)
-        own = jnp.take_along_axis(per_class, labels[start : start + batch, None], axis=1)
+        rows = slice(start, start + batch)
+        log_px, per_class = log_likelihood(
+            params, x[rows], batch_key, None if guess is None else guess[rows]
+        )
+        own = jnp.take_along_axis(per_class, labels[rows, None], axis=1)
         unconditional.append(log_px)
         conditional.append(own[:, 0])
     return {
         "test_nll": -float(jnp.concatenate(unconditional).mean()),
         "test_nll_conditional": -float(jnp.concatenate(conditional).mean()),
         "nll_samples_per_class": k,
+        "nll_judged_class_samples": extra,
         "nll_test_images": int(x.shape[0]),
     }
 
@@ -102,10 +118,14 @@ def final_metrics(
 
     likelihood = {}
     if config.binarize:  # only binary pixels make the Bernoulli likelihood a density
+        # The judge reads each binarised test image; its class gets the extra samples.
+        guess = jax.jit(predict, static_argnums=0)(judge, judge_params, test[0])
         likelihood = test_log_likelihood(
             model, state.ema_params, test, nll_key, config.nll_samples_per_class,
-            config.nll_test_images,
+            config.nll_test_images, extra=config.nll_judged_class_samples, guess=guess,
         )  # fmt: skip
+        n = config.nll_test_images  # the images measured (None: all)
+        likelihood["nll_judge_reads_true_class"] = float(jnp.mean(guess[:n] == test[1][:n]))
         likelihood["test_binarization_seed"] = TEST_BINARIZATION_SEED
     return likelihood | {
         "preset": preset,
