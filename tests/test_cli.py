@@ -213,6 +213,7 @@ def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mir
             "--run",
             str(quick_run),
             "--twin",
+            str(quick_run),
             str(nnx_run),
             "--out",
             str(tmp_path / "figures"),

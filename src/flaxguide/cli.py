@@ -212,14 +212,14 @@ def parser() -> argparse.ArgumentParser:
     figures.add_argument("--run", type=Path, help="a finished run (from `train`)")
     figures.add_argument("--bench", type=Path, help="a result file from `bench`, to plot")
     figures.add_argument(
-        "--compare", type=Path, nargs="+", help="finished runs to tabulate beside --run"
+        "--compare", type=Path, nargs="+", help="finished runs to tabulate side by side"
     )
     figures.add_argument(
         "--twin",
         type=Path,
         nargs="+",
-        help="runs of --run's preset trained another way (the other API, another seed, grey "
-        "levels), tabulated beside it in the manifest",
+        help="runs of one preset trained different ways (the API, the seed, grey levels), "
+        "tabulated in the manifest",
     )
     figures.add_argument(
         "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"

@@ -184,9 +184,11 @@ def draw_with_manifest(
     sweep: list[Path] = (),
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
-    `ablation.json` when `compare` names runs to tabulate beside `run_dir`). `twins`, runs of
-    the same preset trained with the other Flax API (or another seed), go into the manifest
-    beside `run_dir`; `sweep`, runs that differ in their KL weight, are tabulated and plotted."""
+    `ablation.json` when `compare` names runs to tabulate side by side). `twins`, runs that
+    differ in their Flax API, seed or pixels, are tabulated in the manifest; `sweep`, runs
+    that differ in their KL weight, are tabulated and plotted. Each table holds the runs it
+    names, and only those, so that it compares like with like even when `run_dir` trained
+    for longer."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
@@ -204,7 +206,7 @@ def draw_with_manifest(
         # The per-epoch history stays in metrics.json beside it; the manifest keeps the totals.
         manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
     if compare:  # the ablation table of chapter 5, one row per run
-        comparison = compare_runs([run_dir, *compare] if run_dir else compare)
+        comparison = compare_runs(compare)
         (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
         manifest["ablation"] = [str(run) for run in compare]
     if run_dir is not None:
@@ -215,7 +217,7 @@ def draw_with_manifest(
         save_figure(rate_distortion(rows), out / "beta-sweep.png")
         manifest["figures"]["beta-sweep.png"] = "rate against distortion for each KL weight"
     if twins:  # Linen and NNX, like with like: one evaluation code for both
-        manifest["twins"] = compare_runs([run_dir, *twins] if run_dir else twins)
+        manifest["twins"] = compare_runs(twins)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
 
