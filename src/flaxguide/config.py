@@ -76,7 +76,8 @@ class Config:
     # The peak of the schedule. Measured at 20 epochs: 1e-3 reached 96.9 nats and 78% conditional
     # accuracy, 3e-3 reached 94.2 nats and 93%: the class moves out of z and into c faster.
     learning_rate: float = 3e-3
-    kl_weight: float = 1.0  # 1 trains on the true ELBO; below 1 trades samples for sharpness
+    # 1 trains on the true ELBO; below 1 trades samples for sharpness, above 1 the reverse.
+    kl_weight: float = 1.0
     # Train on binary pixels drawn afresh each batch, and score a test set binarised once: only
     # then is the Bernoulli likelihood a density over images, and -log p(x) comparable with the
     # literature's. False trains on the grey levels (as pytorch/examples' VAE does), whose
@@ -171,7 +172,10 @@ PRESETS = {
         nll_judged_class_samples=100,
         nll_test_images=500,
     ),
-    "full": Config(),
+    # The published run weighs the KL by 1.25. Measured over 400 epochs at 1: -log p(x) 85.28
+    # nats, but 3.1% of prior samples read as another digit; at 60 epochs 1.25 cost 0.2 nats of
+    # test ELBO and cut those misreadings by 2.2 points. (It is still scored by the true ELBO.)
+    "full": Config(kl_weight=1.25),
 }
 
 
