@@ -218,8 +218,8 @@ def parser() -> argparse.ArgumentParser:
         "--twin",
         type=Path,
         nargs="+",
-        help="runs of one preset trained different ways (the API, the seed, grey levels), "
-        "tabulated in the manifest",
+        help="runs of one preset trained different ways (the API, the seed, grey levels, the "
+        "KL weight), tabulated in the manifest",
     )
     figures.add_argument(
         "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"

@@ -185,7 +185,7 @@ def draw_with_manifest(
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
     `ablation.json` when `compare` names runs to tabulate side by side). `twins`, runs that
-    differ in their Flax API, seed or pixels, are tabulated in the manifest; `sweep`, runs
+    differ in their Flax API, seed, pixels or KL weight, are tabulated in the manifest; `sweep`, runs
     that differ in their KL weight, are tabulated and plotted. Each table holds the runs it
     names, and only those, so that it compares like with like even when `run_dir` trained
     for longer."""

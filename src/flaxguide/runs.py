@@ -233,6 +233,7 @@ def compare_runs(run_dirs: list[Path]) -> list[dict]:
                 "seed": config.seed,
                 "binarize": config.binarize,
                 "epochs": config.epochs,
+                "kl_weight": config.kl_weight,
                 "schedule": config.schedule,
                 "clip_norm": config.clip_norm,
                 "ema_decay": config.ema_decay,
