@@ -2,11 +2,11 @@
 because the number of (fake CPU) devices is fixed when JAX starts.
 
     python tests/sharding_worker.py single DEVICES OUT.npz
-    python tests/sharding_worker.py process PORT NUM_PROCESSES PROCESS_ID OUT.npz
     python tests/sharding_worker.py checkpoint DIR OUT.json
 
 Each trains the `quick` preset's model for one epoch of 20 steps on the first 2,560 MNIST
-training images, from the same initial state and key.
+training images, from the same initial state and key, as chapter 7's processes
+(`flaxguide.chapters.many_devices`) do.
 """
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ import os
 import sys
 
 MODE = sys.argv[1]
-DEVICES = {"single": int(sys.argv[2]) if MODE == "single" else 0, "process": 4, "checkpoint": 8}
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(DEVICES[MODE], 1)}"
+DEVICES = int(sys.argv[2]) if MODE == "single" else 8
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={DEVICES}"
 
 import jax  # noqa: E402  (after XLA_FLAGS: the device count is read when JAX starts)
-
-if MODE == "process":
-    port, processes, process_id = map(int, sys.argv[2:5])
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(f"127.0.0.1:{port}", processes, process_id)
-
 import numpy as np  # noqa: E402
 
 from flaxguide.config import get_config  # noqa: E402
@@ -66,12 +60,8 @@ def save_npz(path: str, state, metrics) -> None:
 
 
 if MODE == "single":
-    state, metrics = epoch_on(DEVICES["single"], *fresh())
+    state, metrics = epoch_on(DEVICES, *fresh())
     save_npz(sys.argv[3], state, metrics)
-elif MODE == "process":
-    state, metrics = epoch_on(len(jax.devices()), *fresh())  # all devices of all processes
-    if jax.process_index() == 0:
-        save_npz(sys.argv[5], state, metrics)
 elif MODE == "checkpoint":
     from flaxguide.checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
 

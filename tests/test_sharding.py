@@ -25,10 +25,10 @@ TOLERANCE = 2e-5  # largest |difference| of any parameter after 20 steps (values
 TIMEOUT = 300  # seconds for any one worker
 
 
-def worker(mirror, *args: str) -> subprocess.Popen:
+def worker(mirror, *args: str, script=(str(WORKER),)) -> subprocess.Popen:
     env = os.environ | {"FLAXGUIDE_MNIST_MIRROR": str(mirror)}
     return subprocess.Popen(
-        [sys.executable, str(WORKER), *args],
+        [sys.executable, *script, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -88,11 +88,13 @@ def test_two_processes_train_like_one_process_with_eight_devices(
     _, eight = on_one_and_eight
     port = str(free_port())
     out = str(tmp_path / "two.npz")
-    # Two processes of 4 CPU devices each, joined through a coordinator on 127.0.0.1.
-    finish(*(worker(mnist_mirror, "process", port, "2", str(i), out) for i in range(2)))
+    # Two processes of 4 CPU devices each, joined through a coordinator on 127.0.0.1: chapter
+    # 7's code, which calls jax.distributed.initialize and trains on one global mesh.
+    host = ("-m", "flaxguide.chapters.many_devices")
+    finish(*(worker(mnist_mirror, port, "2", str(i), out, script=host) for i in range(2)))
     two = params(out)
+    assert sorted(two) == sorted(k for k in eight if k != "loss")  # every parameter came back
     assert max_gap(two, eight) <= TOLERANCE
-    np.testing.assert_allclose(two["loss"], eight["loss"], rtol=1e-6)
 
 
 def test_a_checkpoint_saved_on_eight_devices_restores_on_one_and_on_four(mnist_mirror, tmp_path):

@@ -16,6 +16,7 @@ from flaxguide.config import ConfigError
 DATA_AXIS = "data"  # the mesh axis the batch is split along
 
 
+# --8<-- [start:mesh]
 def data_mesh(devices: int) -> Mesh:
     """A one-axis mesh over the first `devices` devices (of all processes, for many hosts)."""
     available = jax.devices()
@@ -39,6 +40,7 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 def replicated(mesh: Mesh) -> NamedSharding:
     """A full copy on every device of the mesh."""
     return NamedSharding(mesh, PartitionSpec())
+    # --8<-- [end:mesh]
 
 
 def check_batch_divides(batch_size: int, devices: int) -> None:
