@@ -7,6 +7,7 @@ command measures the real scaling:
     XLA_FLAGS=--xla_force_host_platform_device_count=8 \\
         python -m flaxguide.chapters.bench_devices --out docs/figures/bench-devices.json
     python -m flaxguide.chapters.bench_devices --out bench-devices.json  # all local GPUs
+    python -m flaxguide.chapters.bench_devices --devices 4 --out bench-devices.json
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import jax
 
-from flaxguide.config import get_config
+from flaxguide.config import ConfigError, get_config
 from flaxguide.data import load_mnist, prepare
 from flaxguide.provenance import provenance
-from flaxguide.sharding import batch_sharding, data_mesh, place
+from flaxguide.sharding import batch_sharding, check_batch_divides, data_mesh, place
 from flaxguide.state import create_train_state
 from flaxguide.steps import create_state_epoch
 
@@ -45,15 +46,16 @@ def epoch_rate(config, state, data, devices: int, repeats: int = 3) -> float:
     return steps * config.batch_size / best
 
 
-def device_rows(examples: int = 12_800) -> list[dict]:
-    """One row per device count (1, 2, 4, ... up to all local devices): examples per second in
-    all and per device, and the scaling efficiency against one device."""
+def device_rows(most: int, examples: int = 12_800) -> list[dict]:
+    """One row per device count (1, 2, 4, ... up to `most`): examples per second in all and per
+    device, and the scaling efficiency against one device."""
     config = get_config("quick")
     images, labels = load_mnist("train")
     data = prepare(images[:examples], labels[:examples])
     state = create_train_state(config, jax.random.key(0), examples // config.batch_size)
-    counts = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= jax.local_device_count()]
-    counts = [n for n in counts if config.batch_size % n == 0]
+    counts = [n for n in (1, 2, 4, 8, 16, 32, 64) if n < most] + [most]
+    for n in counts:
+        check_batch_divides(config.batch_size, n)
     rows, one = [], None
     for n in counts:
         rate = epoch_rate(config, state, data, n)
@@ -74,11 +76,22 @@ def device_rows(examples: int = 12_800) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     cli = argparse.ArgumentParser(prog="python -m flaxguide.chapters.bench_devices")
     cli.add_argument("--out", type=Path, required=True, help="a .json file")
+    cli.add_argument(
+        "--devices",
+        type=int,
+        default=jax.local_device_count(),
+        help="the most devices to time (default: all local ones)",
+    )
     args = cli.parse_args(argv)
+    try:
+        data_mesh(args.devices)  # refuse a count this process cannot use, before any timing
+        check_batch_divides(get_config("quick").batch_size, args.devices)
+    except ConfigError as err:
+        cli.error(f"argument --devices: {err}")
     result = {
         "platform": jax.devices()[0].platform,
         "device_kind": jax.devices()[0].device_kind,
-        "rows": device_rows(),
+        "rows": device_rows(args.devices),
         "measured": provenance(),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
