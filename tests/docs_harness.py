@@ -280,7 +280,17 @@ if __name__ == "__main__":
     cli.add_argument("pages", type=Path, nargs="+")
     cli.add_argument("--config", type=Path, default=Path("mkdocs.yml"))
     cli.add_argument("--report", action="store_true", help="only say which pages changed")
+    cli.add_argument(
+        "--check", action="store_true", help="run the pages as the tests do; exit 1 on a failure"
+    )
     args = cli.parse_args()
+    if args.check:  # the test suite's way, for a page that needs a process of its own
+        import jax
+
+        jax.config.update("jax_numpy_rank_promotion", "raise")  # as tests/conftest.py sets it
+        for page in args.pages:
+            run_page(page, args.config)  # a PageError ends the process with status 1
+        sys.exit(0)
     if args.report:
         sys.exit(1 if report(args.pages, args.config) else 0)
     for page in args.pages:

@@ -85,6 +85,13 @@ API: dict[str, dict[str, str]] = {
         "trainable": "nnx_train",
         "nnx_finetune_state": "nnx_train",
     },
+    "Many devices": {
+        "data_mesh": "sharding",
+        "batch_sharding": "sharding",
+        "replicated": "sharding",
+        "place": "sharding",
+        "check_batch_divides": "sharding",
+    },
     "Runs and checkpoints": {
         "RunError": "runs",
         "read_run": "runs",

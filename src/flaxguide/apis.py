@@ -50,12 +50,14 @@ def from_linen_state(state: TrainState, config: Config, steps_per_epoch: int) ->
     )
 
 
-def create_epoch(config: Config, state, frozen: tuple[str, ...]):
+def create_epoch(config: Config, state, frozen: tuple[str, ...], batch_sharding=None):
     """The jitted epoch for `state`'s API; a finetuning run never differentiates its frozen
-    modules (see the finetuning page)."""
-    if isinstance(state, NNXTrainState):
-        return create_nnx_state_epoch(config)  # the frozen modules are in the state
-    return create_finetune_epoch(config, frozen) if frozen else create_state_epoch(config)
+    modules (see the finetuning page). `batch_sharding` spreads each batch over devices."""
+    if isinstance(state, NNXTrainState):  # the frozen modules are in the state
+        return create_nnx_state_epoch(config, batch_sharding=batch_sharding)
+    if frozen:
+        return create_finetune_epoch(config, frozen, batch_sharding=batch_sharding)
+    return create_state_epoch(config, batch_sharding=batch_sharding)
 
 
 # --8<-- [start:as_linen]

@@ -67,6 +67,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         resume=args.resume,
         finetune_from=args.finetune_from,
         stop_after=args.stop_after,
+        devices=args.devices,
     )
     if metrics is None:
         print(
@@ -145,35 +146,24 @@ def parser() -> argparse.ArgumentParser:
     # Options named like config fields; the config checks their values.
     for name in ("epochs", "batch-size", "seed", "latent-dim"):
         train.add_argument(f"--{name}", type=whole_number)
-    train.add_argument("--kl-weight", type=number)
-    train.add_argument("--learning-rate", type=number)
+    for name in ("kl-weight", "learning-rate", "ema-decay"):
+        train.add_argument(f"--{name}", type=number)
     train.add_argument("--schedule", choices=SCHEDULES)
     train.add_argument("--warmup-epochs", type=whole_number)
     clip = train.add_mutually_exclusive_group()
     clip.add_argument("--clip-norm", type=number, help="global gradient-norm limit")
     clip.add_argument("--no-clip", action="store_true", help="turn gradient clipping off")
     pixels = train.add_mutually_exclusive_group()
-    pixels.add_argument(
-        "--binarize",
-        action="store_true",
-        default=None,
-        help="train on binary pixels drawn "
-        "afresh each batch and report -log p(x) on a binarised test set",
-    )
-    pixels.add_argument(
-        "--grey",
-        dest="binarize",
-        action="store_false",
-        default=None,
-        help="train on the grey levels",
-    )
+    binary = "train on binary pixels drawn afresh each batch, score a binarised test set"
+    pixels.add_argument("--binarize", action="store_true", default=None, help=binary)
+    grey = "train on the grey levels"
+    pixels.add_argument("--grey", dest="binarize", action="store_false", default=None, help=grey)
     for name, what in [
         ("samples-per-class", "importance samples per class"),
         ("judged-class-samples", "more samples for the class the judge reads in the image"),
         ("test-images", "test images"),
     ]:
         train.add_argument(f"--nll-{name}", type=whole_number, help=f"{what}, for -log p(x)")
-    train.add_argument("--ema-decay", type=number)
     train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
     train.add_argument(
         "--api",
@@ -192,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--stop-after", type=positive_int, help="stop after this many epochs (resumable)"
+    )
+    train.add_argument(
+        "--devices",
+        type=positive_int,
+        default=1,
+        help="train data-parallel on this many local devices, each batch split evenly across "
+        "them (default 1, the published runs' setting)",
     )
     train.set_defaults(func=cmd_train)
 

@@ -131,7 +131,10 @@ def finetune_state(
 
 # --8<-- [start:finetune_epoch]
 def create_finetune_epoch(
-    config: Config, frozen: Sequence[str] = FROZEN, batch_size: int | None = None
+    config: Config,
+    frozen: Sequence[str] = FROZEN,
+    batch_size: int | None = None,
+    batch_sharding=None,
 ):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for finetuning.
 
@@ -143,5 +146,5 @@ def create_finetune_epoch(
     loss_fn = make_loss_fn(build_model(config), config.kl_weight, config.binarize)
     grad_fn = trainable_grad(loss_fn, frozen)
     # The frozen zeros add nothing to the logged `grad_norm`.
-    return create_state_epoch(config, batch_size, grad_fn=grad_fn)
+    return create_state_epoch(config, batch_size, grad_fn, batch_sharding)
     # --8<-- [end:finetune_epoch]

@@ -115,7 +115,7 @@ def nnx_finetune_state(
 
 
 # --8<-- [start:nnx_state_epoch]
-def create_nnx_state_epoch(config: Config, batch_size: int | None = None):
+def create_nnx_state_epoch(config: Config, batch_size: int | None = None, batch_sharding=None):
     """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for an `NNXTrainState`.
 
     The NNX twin of [`create_state_epoch`][flaxguide.steps.create_state_epoch]: the same keys,
@@ -141,7 +141,7 @@ def create_nnx_state_epoch(config: Config, batch_size: int | None = None):
         )
         return state, metrics
 
-    return jit_state_epoch(step, batch_size)
+    return jit_state_epoch(step, batch_size, batch_sharding)
     # --8<-- [end:nnx_state_epoch]
 
 

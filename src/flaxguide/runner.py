@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
+
 from flaxguide.apis import as_linen
 from flaxguide.config import Config, ConfigError
 from flaxguide.data import binarize_split, load_splits
@@ -28,6 +30,7 @@ from flaxguide.runs import (
     run_manager,
     write_json,
 )
+from flaxguide.sharding import batch_sharding, check_batch_divides, data_mesh, place
 from flaxguide.steps import steps_per_epoch
 from flaxguide.train import fit
 
@@ -50,6 +53,7 @@ def train_run(
     finetune_from: Path | None = None,
     stop_after: int | None = None,
     notify: Callable[[str], None] = _to_stderr,
+    devices: int = 1,
 ) -> dict | None:
     """Train into the run directory `out`: a new run, a resumed one (`resume`, which takes
     everything from `out/run.json` and ignores `config`), or one finetuned from another run.
@@ -57,13 +61,16 @@ def train_run(
     One process at a time trains in a directory (see `flaxguide.lock`). A resumed run
     continues from its newest intact checkpoint; damaged ones are moved aside and reported
     through `notify`. Returns the final metrics, or None when `stop_after` ended the session
-    early.
+    early. `devices` > 1 trains data-parallel on that many devices (`flaxguide.sharding`); a
+    run may resume on another number of devices than it started on.
     """
     start = time.perf_counter()
     out = Path(out)
     if resume:
-        read_run(out)  # a missing or foreign directory is reported before anything is written
+        # A missing or foreign directory is reported before anything is written.
+        _check_devices(run_config(read_run(out)), devices)
     else:
+        _check_devices(config, devices)
         check_new_run_dir(out)
         created = not out.exists()
         make_run_dir(out)
@@ -79,19 +86,29 @@ def train_run(
                     config, out, preset, provenance, digits, finetune_from
                 )
                 history, manager = [], run_manager(out, config)
+            sharding = None
+            if devices > 1:  # the state and the data on every device, each batch split
+                mesh = data_mesh(devices)
+                state, train_on_mesh, test_on_mesh = place((state, train, test), mesh)
+                sharding = batch_sharding(mesh)
+            else:
+                train_on_mesh, test_on_mesh = train, test
             state, history, finished = fit(
                 config,
                 state,
-                train,
-                test,
+                train_on_mesh,
+                test_on_mesh,
                 history=history,
                 manager=manager,
                 stop_after=stop_after,
                 frozen=tuple(run["frozen"]),
+                batch_sharding=sharding,
             )
             manager.wait_until_finished()
             if not finished:
                 return None
+            # The final measurements run on one device: they need no partitioning.
+            state = jax.device_put(state, jax.devices()[0])
             metrics = final_metrics(
                 config,
                 as_linen(state, config),
@@ -111,6 +128,12 @@ def train_run(
             (out / LOCK_FILE).unlink(missing_ok=True)
             if out.is_dir() and not any(out.iterdir()):
                 out.rmdir()
+
+
+def _check_devices(config: Config, devices: int) -> None:
+    """Refuse a device count this process cannot use before anything is written."""
+    check_batch_divides(config.batch_size, devices)
+    data_mesh(devices)  # raises ConfigError unless 1 <= devices <= the devices JAX sees
 
 
 def _start(config, out, preset, provenance, digits, finetune_from):

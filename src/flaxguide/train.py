@@ -38,6 +38,7 @@ def fit(
     stop_after: int | None = None,
     frozen: tuple[str, ...] = (),
     progress: bool = True,
+    batch_sharding=None,
 ) -> tuple[TrainState, list[dict], bool]:
     """Train `state` up to `config.epochs` epochs; returns (state, history, finished).
 
@@ -45,9 +46,10 @@ def fit(
     `test`, and a checkpoint is saved every `config.save_every` epochs (and at the end, and
     on Ctrl-C). `stop_after` ends this session early, leaving a run that `--resume` continues.
     `history` holds the rows of the epochs already trained: a resumed run goes on from there.
+    `batch_sharding` splits each batch over devices (the state and data already on them).
     """
     history = list(history or [])
-    train_epoch = create_epoch(config, state, frozen)
+    train_epoch = create_epoch(config, state, frozen, batch_sharding)
     eval_step = create_eval_step(build_model(config))
     # Evaluation keys depend only on the epoch, so a resumed run evaluates identically.
     eval_key = jax.random.key(seed_for(config, "epoch_eval"))

@@ -1,0 +1,103 @@
+"""Chapter 7's code: what XLA made of a sharded epoch, parameters sharded too (FSDP-style), and
+two processes that train as one.
+
+Run as a script, it is one process of a many-host run on this machine:
+
+    python -m flaxguide.chapters.many_devices PORT NUM_PROCESSES PROCESS_ID OUT.npz
+
+Each process sees 4 CPU devices; together they train chapter 7's slice for one epoch on one
+global mesh and process 0 writes the parameters to `OUT.npz`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from flaxguide.sharding import DATA_AXIS
+
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
+
+
+# --8<-- [start:collectives]
+def collectives(hlo: str) -> dict[str, int]:
+    """How many of each cross-device operation the text of a compiled program holds."""
+    # An instruction reads `%name = shape opcode(operands)`: count the opcodes.
+    return {name: len(re.findall(rf" {name}(?:-start)?\(", hlo)) for name in COLLECTIVES}
+
+
+def all_reduced_shapes(hlo: str) -> list[str]:
+    """The shapes the first all-reduce of a compiled program sums across devices."""
+    line = next(line for line in hlo.splitlines() if " all-reduce(" in line)
+    return re.findall(r"f32\[[\d,]*\]", line.split(" all-reduce(")[0])
+    # --8<-- [end:collectives]
+
+
+# --8<-- [start:fsdp]
+def fsdp_shardings(tree, mesh: Mesh, min_size: int = 2**16):
+    """A sharding for each array of `tree`: an array of at least `min_size` elements is split
+    over the mesh along its longest axis that divides evenly; the rest are replicated.
+
+    Each device then holds a slice of every large kernel and of its Adam moments; `jit` gathers
+    a kernel where a matmul needs it whole and splits its gradient back.
+    """
+
+    def choose(x):
+        if x.size >= min_size:
+            for axis in sorted(range(x.ndim), key=lambda a: -x.shape[a]):  # longest first
+                if x.shape[axis] % mesh.size == 0:
+                    spec = [None] * x.ndim
+                    spec[axis] = DATA_AXIS  # e.g. P(None, "data"): columns split
+                    return NamedSharding(mesh, PartitionSpec(*spec))
+        return NamedSharding(mesh, PartitionSpec())
+
+    return jax.tree.map(choose, tree)
+
+
+def bytes_per_device(tree) -> int:
+    """The bytes of `tree` that its first device holds."""
+    first = jax.devices()[0]
+    return sum(
+        shard.data.nbytes
+        for x in jax.tree.leaves(tree)
+        for shard in x.addressable_shards
+        if shard.device == first
+    )
+    # --8<-- [end:fsdp]
+
+
+# --8<-- [start:one_host_of_many]
+def one_host_of_many(port: int, processes: int, process_id: int, out: str) -> None:
+    """One process of a run on many hosts (here, many processes on one machine)."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
+    # Every process calls this first; process 0's address is the coordinator's.
+    jax.distributed.initialize(f"127.0.0.1:{port}", processes, process_id)
+
+    from flaxguide.config import get_config
+    from flaxguide.data import load_mnist, prepare
+    from flaxguide.sharding import batch_sharding, data_mesh, place
+    from flaxguide.state import create_train_state
+    from flaxguide.steps import create_state_epoch
+
+    config = get_config("quick")
+    images, labels = load_mnist("train")
+    data = prepare(images[:2560], labels[:2560])  # the page's slice: 20 batches of 128
+    state = create_train_state(config, jax.random.key(0), 20)
+    mesh = data_mesh(len(jax.devices()))  # one mesh over every process's devices
+    state, data = place((state, data), mesh)  # each process fills its own devices' copies
+    state, _ = create_state_epoch(config, batch_sharding=batch_sharding(mesh))(state, *data)
+    if jax.process_index() == 0:  # every process holds the same replicated result
+        np.savez(out, *[np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(state.params)])
+    # --8<-- [end:one_host_of_many]
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    port, processes, process_id = map(int, sys.argv[1:4])
+    one_host_of_many(port, processes, process_id, sys.argv[4])

@@ -1,0 +1,75 @@
+"""Data parallelism: a mesh over the devices, each batch split across it, all else replicated.
+
+The training epoch is unchanged: [`scan_epoch`][flaxguide.steps.scan_epoch] constrains each
+batch to `batch_sharding(mesh)`, the state and the data are placed `replicated(mesh)`, and
+`jax.jit` partitions the program, adding the all-reduce of the gradients itself.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+from flaxguide.config import ConfigError
+
+DATA_AXIS = "data"  # the mesh axis the batch is split along
+
+
+# --8<-- [start:mesh]
+def data_mesh(devices: int) -> Mesh:
+    """A one-axis mesh over the first `devices` devices (of all processes, for many hosts)."""
+    available = jax.devices()
+    if not 1 <= devices <= len(available):
+        raise ConfigError(
+            f"devices must be between 1 and the {len(available)} device(s) JAX sees here "
+            f"({available[0].platform}), got {devices}",
+            "devices",
+        )
+    # Auto axes: jit propagates the shardings we set (GSPMD), as in the classic recipes.
+    return jax.make_mesh(
+        (devices,), (DATA_AXIS,), axis_types=(AxisType.Auto,), devices=available[:devices]
+    )
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Split the leading (batch) axis over the mesh's devices."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """A full copy on every device of the mesh."""
+    return NamedSharding(mesh, PartitionSpec())
+    # --8<-- [end:mesh]
+
+
+def check_batch_divides(batch_size: int, devices: int) -> None:
+    """Raise `ConfigError` unless a batch splits evenly across `devices`."""
+    if batch_size % devices:
+        fits = next(n for n in range(devices, 0, -1) if batch_size % n == 0)
+        raise ConfigError(
+            f"batch_size {batch_size} does not split evenly across {devices} devices "
+            f"({batch_size} / {devices} = {batch_size / devices:g}); use --devices {fits}, or "
+            f"a batch size that is a multiple of {devices} (e.g. "
+            f"{devices * -(-batch_size // devices)})",
+            "devices",
+        )
+
+
+def place(tree, mesh: Mesh):
+    """`tree` (a training state, a data split) copied to every device of `mesh`.
+
+    Every process passes the same `tree` and fills the copies on its own devices
+    (`jax.make_array_from_process_local_data`): with many processes, no one process can
+    `device_put` onto devices it does not address.
+    """
+    sharding = replicated(mesh)
+
+    def copy(x):
+        x = x if hasattr(x, "dtype") else np.asarray(x)  # a fresh state's step is a Python 0
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):  # typed keys: their raw data
+            data = copy(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+    return jax.tree.map(copy, tree)
