@@ -61,7 +61,7 @@ def metrics_table() -> str:
     run, metrics = manifest["run"], manifest["metrics"]
     rows = [
         ("preset", run["preset"]),
-        ("trained for", f"{run['config']['epochs']} epochs, KL weight {run['config']['kl_weight']}"),
+        ("trained for", "{epochs} epochs, KL weight {kl_weight}".format(**run["config"])),
         ("device", f"{run['device']['platform']} ({run['device']['kind']})"),
         ("trained", f"{run['date']} at commit `{(run['commit'] or 'unknown')[:10]}`"),
         ("`test_nelbo`", f"{metrics['test_nelbo']:.2f} nats"),

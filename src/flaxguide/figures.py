@@ -185,10 +185,10 @@ def draw_with_manifest(
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
     `ablation.json` when `compare` names runs to tabulate side by side). `twins`, runs that
-    differ in their Flax API, seed, pixels or KL weight, are tabulated in the manifest; `sweep`, runs
-    that differ in their KL weight, are tabulated and plotted. Each table holds the runs it
-    names, and only those, so that it compares like with like even when `run_dir` trained
-    for longer."""
+    differ in their Flax API, seed, pixels or KL weight, are tabulated in the manifest;
+    `sweep`, runs that differ in their KL weight, are tabulated and plotted. Each table holds
+    the runs it names, and only those, so that it compares like with like even when `run_dir`
+    trained for longer."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
