@@ -95,8 +95,8 @@ def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
     steps_per_epoch = train[0].shape[0] // config.batch_size
     real = train_module.create_epoch
 
-    def interrupted_on_second_epoch(config, state, frozen):
-        epoch, calls = real(config, state, frozen), []
+    def interrupted_on_second_epoch(config, state, frozen, batch_sharding):
+        epoch, calls = real(config, state, frozen, batch_sharding), []
 
         def train_epoch(state, images, labels):
             calls.append(1)
