@@ -6,6 +6,8 @@
   the installed packages rather than typed by hand.
 - Fill the `<!-- run-metrics -->` marker from `docs/figures/manifest.json`, so the quality
   numbers on a page always belong to the figures beside them.
+- Fill the `<!-- reading-time -->` marker at the top of a chapter with the time its main line
+  takes to read, counted from the page as built (`reading.py` says what counts).
 - Fill the `<!-- faults -->` marker from the test suite's list of fault cases
   (`tests/fault_cases.py`), so the table says what the tests try.
 """
@@ -18,8 +20,10 @@ import runpy
 from importlib import metadata
 from pathlib import Path
 
+import markdown as md
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
+from reading import CODE_LINES_PER_MINUTE, PROSE_WORDS_PER_MINUTE, main_line
 
 ROOT = Path(__file__).resolve().parents[2]
 KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
@@ -28,6 +32,7 @@ KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
 VERSIONS_MARKER = "<!-- versions -->"
 METRICS_MARKER = "<!-- run-metrics -->"
 FAULTS_MARKER = "<!-- faults -->"
+READING_MARKER = "<!-- reading-time -->"
 FAULT_CASES = ROOT / "tests" / "fault_cases.py"
 MANIFEST = ROOT / "docs" / "figures" / "manifest.json"
 BENCH = ROOT / "docs" / "figures" / "bench.json"
@@ -94,7 +99,24 @@ def metrics_table() -> str:
     return "\n".join(lines)
 
 
+def reading_time(markdown: str, config) -> str:
+    """The estimate a chapter opens with, from its main line with the embedded code expanded."""
+    parser = md.Markdown(
+        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
+    )
+    expanded = "\n".join(parser.preprocessors["snippet"].run(markdown.split("\n")))
+    line = main_line(expanded)
+    return (
+        f'<p class="reading-time" markdown>About **{line.minutes} minutes** to read: '
+        f"{line.words:,} words and {line.code_lines:,} lines of code on the main line "
+        f"(at {PROSE_WORDS_PER_MINUTE} words and {CODE_LINES_PER_MINUTE} lines a minute). "
+        "Folded notes and *Under the hood* are extra.</p>"
+    )
+
+
 def on_page_markdown(markdown, page, config, files):
+    if READING_MARKER in markdown:
+        markdown = markdown.replace(READING_MARKER, reading_time(markdown, config))
     if VERSIONS_MARKER in markdown:
         markdown = markdown.replace(VERSIONS_MARKER, versions_table())
     if METRICS_MARKER in markdown:

@@ -1,0 +1,3 @@
+"""Wrong answers to the exercises of docs/linen-and-nnx.md."""
+
+MUTANTS: dict[str, list[tuple[str, str]]] = {}
