@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from flaxguide.config import get_config  # noqa: E402
 from flaxguide.data import load_mnist, prepare  # noqa: E402
-from flaxguide.sharding import batch_sharding, data_mesh, place  # noqa: E402
+from flaxguide.sharding import data_mesh, on_devices, place  # noqa: E402
 from flaxguide.state import create_train_state  # noqa: E402
 from flaxguide.steps import create_state_epoch  # noqa: E402
 
@@ -40,11 +40,8 @@ def fresh():
 
 def epoch_on(devices: int, state, data):
     """One epoch on the first `devices` devices (1: no mesh at all, the plain epoch)."""
-    if devices == 1:
-        return create_state_epoch(CONFIG)(state, *data)
-    mesh = data_mesh(devices)
-    state, data = place((state, data), mesh)
-    return create_state_epoch(CONFIG, batch_sharding=batch_sharding(mesh))(state, *data)
+    (state, data), sharding = on_devices((state, data), devices)
+    return create_state_epoch(CONFIG, batch_sharding=sharding)(state, *data)
 
 
 def local(x) -> np.ndarray:

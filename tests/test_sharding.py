@@ -16,9 +16,12 @@ import subprocess
 import sys
 import time
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import ROOT
+
+from flaxguide.sharding import on_devices
 
 WORKER = ROOT / "tests" / "sharding_worker.py"
 TOLERANCE = 2e-5  # largest |difference| of any parameter after 20 steps (values up to ~0.4)
@@ -148,3 +151,9 @@ def test_a_run_trained_on_eight_devices_resumes_on_four(mnist_mirror, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics["history"]] == [1, 2]
     assert np.isfinite(metrics["test_nelbo"])
+
+
+def test_on_one_device_nothing_moves():
+    tree = {"w": jnp.ones(3)}
+    placed, sharding = on_devices(tree, 1)
+    assert placed is tree and sharding is None

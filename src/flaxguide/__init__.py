@@ -90,6 +90,7 @@ API: dict[str, dict[str, str]] = {
         "batch_sharding": "sharding",
         "replicated": "sharding",
         "place": "sharding",
+        "on_devices": "sharding",
         "check_batch_divides": "sharding",
     },
     "Runs and checkpoints": {

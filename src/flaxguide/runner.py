@@ -30,7 +30,7 @@ from flaxguide.runs import (
     run_manager,
     write_json,
 )
-from flaxguide.sharding import batch_sharding, check_batch_divides, data_mesh, place
+from flaxguide.sharding import check_batch_divides, data_mesh, on_devices
 from flaxguide.steps import steps_per_epoch
 from flaxguide.train import fit
 
@@ -86,13 +86,10 @@ def train_run(
                     config, out, preset, provenance, digits, finetune_from
                 )
                 history, manager = [], run_manager(out, config)
-            sharding = None
-            if devices > 1:  # the state and the data on every device, each batch split
-                mesh = data_mesh(devices)
-                state, train_on_mesh, test_on_mesh = place((state, train, test), mesh)
-                sharding = batch_sharding(mesh)
-            else:
-                train_on_mesh, test_on_mesh = train, test
+            # The state and the data on every device, each batch split (one device: as is).
+            (state, train_on_mesh, test_on_mesh), sharding = on_devices(
+                (state, train, test), devices
+            )
             state, history, finished = fit(
                 config,
                 state,

@@ -73,3 +73,15 @@ def place(tree, mesh: Mesh):
         return jax.make_array_from_process_local_data(sharding, np.asarray(x))
 
     return jax.tree.map(copy, tree)
+
+
+def on_devices(tree, devices: int) -> tuple:
+    """`tree` ready for data parallelism over the first `devices` devices, and the sharding
+    each batch takes there: `(place(tree, mesh), batch_sharding(mesh))`.
+
+    With one device nothing moves: `(tree, None)`, and the epoch is the plain one.
+    """
+    if devices == 1:
+        return tree, None
+    mesh = data_mesh(devices)
+    return place(tree, mesh), batch_sharding(mesh)

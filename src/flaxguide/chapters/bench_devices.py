@@ -22,7 +22,7 @@ import jax
 from flaxguide.config import ConfigError, get_config
 from flaxguide.data import load_mnist, prepare
 from flaxguide.provenance import provenance
-from flaxguide.sharding import batch_sharding, check_batch_divides, data_mesh, place
+from flaxguide.sharding import check_batch_divides, data_mesh, on_devices
 from flaxguide.state import create_train_state
 from flaxguide.steps import create_state_epoch
 
@@ -30,11 +30,7 @@ from flaxguide.steps import create_state_epoch
 def epoch_rate(config, state, data, devices: int, repeats: int = 3) -> float:
     """Examples per second of the jitted training epoch on `devices` devices (best of
     `repeats`, compiled first)."""
-    sharding = None
-    if devices > 1:
-        mesh = data_mesh(devices)
-        state, data = place((state, data), mesh)
-        sharding = batch_sharding(mesh)
+    (state, data), sharding = on_devices((state, data), devices)
     epoch = create_state_epoch(config, batch_sharding=sharding)
     jax.block_until_ready(epoch(state, *data))  # compile
     best = float("inf")
