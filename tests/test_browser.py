@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 from browser import narrow_problems_on, problems_on
 from conftest import MKDOCS_YML, ROOT
+from exercises import CHAPTERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
@@ -145,6 +146,48 @@ def test_content_tabs_switch(site, browser):
         second.click()
         block = tab_sets.first.locator(".tabbed-content > .tabbed-block").nth(1)
         assert block.is_visible()
+    finally:
+        visit.close()
+
+
+def open_every_fold(page) -> int:
+    """Open each closed `??? note` / solution a reader can reach, in page order; count them."""
+    opened = 0
+    folds = page.locator("details")
+    for k in range(folds.count()):
+        fold = folds.nth(k)
+        if not fold.is_visible():  # inside a tab that is not selected
+            continue
+        assert fold.get_attribute("open") is None, "a folded block starts open"
+        fold.locator("> summary").click()
+        assert fold.get_attribute("open") is not None
+        opened += 1
+    hidden = page.evaluate(FOLDED_CODE_HIDDEN_JS)
+    assert hidden == [], hidden
+    return opened
+
+
+# Code whose nearest fold is open must show: a fold that opens on an empty box is a defect.
+FOLDED_CODE_HIDDEN_JS = """() => [...document.querySelectorAll('details[open] .highlight')]
+  .filter(code => code.closest('details').open && code.closest('.tabbed-block, details')
+    === code.closest('details') && code.offsetHeight === 0)
+  .map(code => code.textContent.slice(0, 40))"""
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_a_chapters_folded_blocks_open_and_render(site, browser, name):
+    visit = Visit(browser, f"{site[1]}/{name.removesuffix('.md')}/")
+    try:
+        page = visit.page
+        assert re.match(r"About \d+ minutes to read", page.locator(".reading-time").inner_text())
+        assert open_every_fold(page) >= 2  # at least the exercises' solutions
+        solutions = page.locator("details > summary", has_text="Solution")
+        assert solutions.count() >= 2 and all(s.is_visible() for s in solutions.all())
+        assert visit.failures == []
+        assert problems_on(page) == []  # what the folds held renders like the rest
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)
+        assert narrow_problems_on(page) == []
     finally:
         visit.close()
 
