@@ -13,6 +13,20 @@ import jax
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on, on any platform.
+
+    `os.process_cpu_count` (Python 3.13+) honours CPU affinity where the platform has it; on
+    Python 3.12, `os.sched_getaffinity` does, but only Linux has it (not macOS or Windows), so
+    the last resort is `os.cpu_count`, every core of the machine.
+    """
+    if hasattr(os, "process_cpu_count"):  # Python 3.13 and newer, every platform
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):  # Linux only
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def provenance() -> dict:
     """Where, when and with what a result was produced."""
 
@@ -30,7 +44,7 @@ def provenance() -> dict:
         "commit": git("rev-parse", "HEAD"),
         "package_code_modified": None if status is None else bool(status),
         "device": {"platform": device.platform, "kind": device.device_kind},
-        "host": {"machine": platform.machine(), "cpus": len(os.sched_getaffinity(0))},
+        "host": {"machine": platform.machine(), "cpus": usable_cpus()},
         "python": platform.python_version(),
         "versions": {name: metadata.version(name) for name in PACKAGES},
     }
