@@ -55,7 +55,7 @@ FAULTS = [
         "test": "tests/test_faults.py::test_a_batch_larger_than_the_data_exits_2",
     },
     {
-        "fault": "`train --out /proc/forbidden` (a folder that cannot be created)",
+        "fault": "`train --out FILE/run` (a folder that cannot be created: inside a file)",
         "does": "exit 2 with one line: `cannot create the run directory ...`",
         "kept": "nothing is created",
         "test": "tests/test_faults.py::test_an_impossible_out_exits_2",
