@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl  # Linux and macOS (every POSIX system)
+except ModuleNotFoundError:  # native Windows, where the guide runs under WSL instead
+    fcntl = None
 
 LOCK_FILE = "train.lock"  # held by the one process training in a run directory
 
@@ -23,6 +27,11 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     operating system releases it when the process ends, however it ends, so a killed run never
     leaves a lock behind that blocks the next one.
     """
+    if fcntl is None:
+        raise LockError(
+            "training needs the POSIX file locks of Linux or macOS, which native Windows lacks; "
+            "on Windows, run the guide under WSL (Windows Subsystem for Linux)"
+        )
     path = Path(run_dir) / LOCK_FILE
     try:
         handle = path.open("a+")
