@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_hooks"))
 
 from docs_harness import Block, PageError, expand_snippets, parse_blocks
 from exercise_mutants import MUTANTS
+from reading import FOLDED, indent
 
 # The chapters, by page, with the number their exercises carry.
 CHAPTERS = {
@@ -39,7 +41,6 @@ CHAPTERS = {
     "many-devices.md": "7",
 }
 _ID = re.compile(r"^(Check|Solution) (\w+\.\d+)$")
-_FOLDED = re.compile(r"^(?P<indent>[ \t]*)\?\?\?\+?[ \t]")
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,15 @@ class Exercise:
     solution: Block
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def is_folded(lines: list[str], block: Block) -> bool:
     """Whether `block` sits inside a collapsed `???` block (not `???+`, which opens expanded)."""
-    depth = _indent(lines[block.start])
+    depth = indent(lines[block.start])
     for line in reversed(lines[: block.start]):
-        if line.strip() and _indent(line) < depth:
-            match = _FOLDED.match(line)
+        if line.strip() and indent(line) < depth:
+            match = FOLDED.match(line)
             if match and not line.lstrip().startswith("???+"):
                 return True
-            depth = _indent(line)
+            depth = indent(line)
     return False
 
 

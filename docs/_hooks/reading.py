@@ -17,7 +17,7 @@ PROSE_WORDS_PER_MINUTE = 200
 CODE_LINES_PER_MINUTE = 25
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
-_FOLDED = re.compile(r"^(?P<indent>[ \t]*)\?\?\?\+?[ \t]")
+FOLDED = re.compile(r"^(?P<indent>[ \t]*)\?\?\?\+?[ \t]")
 _TAB = re.compile(r"^(?P<indent>[ \t]*)===[ \t]")
 _H2 = re.compile(r"^##[ \t]+(?P<title>.+?)[ \t]*(?:\{[^}]*\})?[ \t]*$")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -40,7 +40,8 @@ class MainLine:
         return max(1, math.ceil(time))
 
 
-def _indent(line: str) -> int:
+def indent(line: str) -> int:
+    """The width of a line's leading whitespace."""
     return len(line) - len(line.lstrip(" \t"))
 
 
@@ -57,8 +58,8 @@ def _drop_under_the_hood(lines: list[str]) -> list[str]:
 
 def _block_end(lines: list[str], start: int) -> int:
     """The index after the block that opens at `start` (its lines indented deeper, or blank)."""
-    depth, i = _indent(lines[start]), start + 1
-    while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > depth):
+    depth, i = indent(lines[start]), start + 1
+    while i < len(lines) and (not lines[i].strip() or indent(lines[i]) > depth):
         i += 1
     return i
 
@@ -73,8 +74,8 @@ def _first_tabs_only(lines: list[str]) -> list[str]:
             continue
         end = _block_end(lines, i)
         kept.extend(lines[i:end])
-        depth = _indent(lines[i])
-        while end < len(lines) and _TAB.match(lines[end]) and _indent(lines[end]) == depth:
+        depth = indent(lines[i])
+        while end < len(lines) and _TAB.match(lines[end]) and indent(lines[end]) == depth:
             end = _block_end(lines, end)
         i = end
     return kept
@@ -88,7 +89,7 @@ def split_main_line(text: str) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        folded = _FOLDED.match(line)
+        folded = FOLDED.match(line)
         if folded:  # skip the block and everything indented under it
             i = _block_end(lines, i)
             continue
