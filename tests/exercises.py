@@ -57,8 +57,7 @@ def is_folded(lines: list[str], block: Block) -> bool:
     depth = indent(lines[block.start])
     for line in reversed(lines[: block.start]):
         if line.strip() and indent(line) < depth:
-            match = FOLDED.match(line)
-            if match and not line.lstrip().startswith("???+"):
+            if FOLDED.match(line) and not line.lstrip().startswith("???+"):
                 return True
             depth = indent(line)
     return False
@@ -86,8 +85,7 @@ def find_exercises(text: str) -> list[Exercise]:
 
 def run_exercise(exercise: Exercise, solution: str | None = None) -> None:
     """Run the check, then the solution (or a replacement for it), in a fresh namespace."""
-    namespace = {"__name__": f"exercise_{exercise.id.replace('.', '_')}"}
-    module = type(sys)(namespace["__name__"])
+    module = type(sys)(f"exercise_{exercise.id.replace('.', '_')}")
     sys.modules[module.__name__] = module  # dataclasses and Flax look classes up by module
     try:
         for code in (exercise.check.code, exercise.solution.code if solution is None else solution):
@@ -109,8 +107,8 @@ def wrong_answers(exercise: Exercise) -> list[str]:
 
 def check_page(page: Path, config_file: Path) -> list[str]:
     """Run every exercise of a page alone and with its wrong answers; return their ids."""
-    exercises = find_exercises(expand_snippets(page.read_text(encoding="utf-8"), config_file))
-    lines = expand_snippets(page.read_text(encoding="utf-8"), config_file).split("\n")
+    text = expand_snippets(page.read_text(encoding="utf-8"), config_file)
+    exercises, lines = find_exercises(text), text.split("\n")
     for exercise in exercises:
         if not is_folded(lines, exercise.solution):
             raise PageError(f"{page.name}: solution {exercise.id} is not in a folded ??? block")

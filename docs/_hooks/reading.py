@@ -89,8 +89,7 @@ def split_main_line(text: str) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        folded = FOLDED.match(line)
-        if folded:  # skip the block and everything indented under it
+        if FOLDED.match(line):  # skip the block and everything indented under it
             i = _block_end(lines, i)
             continue
         fence = _FENCE.match(line)
