@@ -59,7 +59,8 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
 
     policies = ocp.checkpoint_managers
     options = ocp.CheckpointManagerOptions(
-        # Only every `save_every` epochs; Orbax's default would also save the first epoch.
+        # Only every `save_every` epochs; Orbax's default would also save whenever no checkpoint
+        # exists yet, and at the step JAX picks after a preemption notice.
         save_decision_policy=policies.FixedIntervalPolicy(save_every),
         preservation_policy=policies.AnyPreservationPolicy(
             [
