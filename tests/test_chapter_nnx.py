@@ -1,5 +1,6 @@
-"""Chapter 3b's code: the Linen and NNX models agree, every way of calling the NNX step takes the
-same steps, the freezing filters freeze what chapter 5b freezes, and the bridge round-trips."""
+"""Chapter 3b's code: the Linen and NNX models agree, a self-changing module keeps its changes
+only when they are carried out of `jit`, every way of calling the NNX step takes the same steps,
+and the bridge round-trips."""
 
 import math
 
@@ -8,27 +9,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import config as flax_config
 from flax import nnx
 
 from flaxguide.chapters.nnx import (
-    FROZEN,
     MLP,
-    TRAINABLE,
     LinenMLP,
+    Noisy,
     create_pure_step,
-    finetune_step,
     per_call_times,
     step_variants,
     train_step,
 )
 from flaxguide.chapters.training_loop import make_dataset
-from flaxguide.config import get_config
-from flaxguide.finetune import param_labels
-from flaxguide.models import build_model
-from flaxguide.nnx_models import VAE
 
-# A small CVAE: the same module names as chapter 4's, a fraction of the arithmetic.
-SMALL = get_config("full", encoder_dims=(32, 16), decoder_dims=(16, 784), latent_dim=4)
+BATCH = jnp.arange(12.0).reshape(4, 3)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +44,53 @@ def test_nnx_mlp_computes_what_the_linen_mlp_computes(line):
     assert not np.array_equal(model(x), linen_model.apply(params, x))  # other weights first
     nnx.update(model, params["params"])  # the same paths and shapes: no renaming needed
     np.testing.assert_array_equal(model(x), linen_model.apply(params, x))
+
+
+def changes_after_two_calls(call) -> tuple[bool, int, np.ndarray]:
+    """Two calls of `call(model) -> (output, model)` on a fresh `Noisy`: whether the dropout
+    masks were equal, and the key count and running mean of the model carried on with."""
+    model = Noisy(3, rngs=nnx.Rngs(0))
+    first, model = call(model)
+    second, model = call(model)
+    same_mask = bool(jnp.array_equal(first != 0, second != 0))
+    return same_mask, int(model.dropout.rngs.count[...]), np.asarray(model.norm.mean[...])
+
+
+def test_jax_jit_keeps_a_models_changes_only_when_it_returns_the_model():
+    assert flax_config.flax_pytree_module  # NNX objects are pytrees, so plain `jax.jit` takes them
+
+    def forward(model, x):
+        return model(x)
+
+    lost, kept = jax.jit(forward), nnx.jit(forward)
+    returned = jax.jit(lambda model, x: (model(x), model))
+    same_mask, count, mean = changes_after_two_calls(lambda m: (lost(m, BATCH), m))
+    assert same_mask and count == 0 and not mean.any()  # silently: no error, nothing kept
+    for call in (lambda m: returned(m, BATCH), lambda m: (kept(m, BATCH), m)):
+        same_mask, count, mean = changes_after_two_calls(call)
+        assert not same_mask and count == 2 and mean.all()
+
+
+def test_a_mode_is_traced_once_and_a_view_shares_the_arrays():
+    traces = []
+
+    @nnx.jit
+    def predict(model, x):
+        traces.append(model.dropout.deterministic)
+        return model(x)
+
+    model = Noisy(3, rngs=nnx.Rngs(0))
+    for mode in ("train", "eval", "train", "eval"):
+        getattr(model, mode)()
+        predict(model, BATCH)
+    assert traces == [False, True]  # static attributes: one trace per mode, then the cache
+    model.train()
+    evaluating = nnx.view(model, deterministic=True, use_running_average=True)
+    assert evaluating.norm.mean is model.norm.mean and not model.dropout.deterministic
+    mean = np.asarray(model.norm.mean[...])
+    np.testing.assert_array_equal(predict(evaluating, BATCH), predict(evaluating, BATCH))
+    np.testing.assert_array_equal(model.norm.mean[...], mean)  # evaluation moves nothing
+    assert len(traces) == 2
 
 
 def test_every_step_variant_takes_the_same_steps(line):
@@ -84,39 +126,6 @@ def test_the_pure_step_takes_the_steps_of_nnx_jit(line):
     assert not any(isinstance(leaf, nnx.Variable) for leaf in jax.tree.leaves(pure_state))
     for other in (nnx.merge(graphdef, state)[0], nnx.merge(graphdef_pure, pure_state)[0]):
         assert same_leaves(nnx.to_pure_dict(nnx.state(other)), nnx.to_pure_dict(nnx.state(model)))
-
-
-def test_the_filters_select_the_leaves_chapter_5b_labels_frozen():
-    model = VAE(SMALL, rngs=nnx.Rngs(0))
-    frozen_paths = {path for path, _ in nnx.to_flat_state(nnx.state(model, FROZEN))}
-    trainable_paths = {path for path, _ in nnx.to_flat_state(nnx.state(model, TRAINABLE))}
-    assert {path[0] for path in frozen_paths} == {"encoder", "to_latent"}
-    assert {path[0] for path in trainable_paths} == {"decoder"}
-    assert not frozen_paths & trainable_paths
-    # Sizes agree with the Linen label tree of the same config.
-    variables = build_model(SMALL).init(
-        jax.random.key(0), jnp.zeros((1, 784)), jnp.zeros((1,), jnp.int32), jax.random.key(1)
-    )
-    pairs = zip(jax.tree.leaves(variables), jax.tree.leaves(param_labels(variables)), strict=True)
-    linen_frozen = sum(p.size for p, label in pairs if label == "frozen")
-    assert linen_frozen == sum(p.size for p in jax.tree.leaves(nnx.state(model, FROZEN)))
-
-
-def test_finetune_steps_leave_the_frozen_leaves_bit_identical():
-    model = VAE(SMALL, rngs=nnx.Rngs(0))
-    optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=TRAINABLE)
-    assert list(optimizer.opt_state[0].mu) == ["decoder"]  # no Adam state for frozen leaves
-    images = jax.random.uniform(jax.random.key(1), (16, 784))
-    classes = jnp.arange(16) % 10
-    before = nnx.to_pure_dict(nnx.state(model))
-    step = nnx.jit(finetune_step)
-    for i in range(3):
-        step(model, optimizer, images, classes, jax.random.key(i))
-    after = nnx.to_pure_dict(nnx.state(model))
-    assert same_leaves(before["encoder"], after["encoder"])
-    assert same_leaves(before["to_latent"], after["to_latent"])
-    moved = jax.tree.map(lambda a, b: not np.array_equal(a, b), before["decoder"], after["decoder"])
-    assert all(jax.tree.leaves(moved))  # every decoder leaf was trained
 
 
 def test_the_bridge_wraps_both_ways_with_equal_outputs(line):

@@ -3,7 +3,8 @@
 The same optimiser ([`make_optimiser`][flaxguide.optim.make_optimiser]), the same EMA, the same
 keys and the same epoch ([`scan_epoch`][flaxguide.steps.scan_epoch]) as the Linen run; only the
 model and the optimiser are NNX objects. Flax 0.12 registers NNX objects as pytrees, so `jax.jit`
-would take them as they are; the state holds their arrays instead (`nnx.split`), with the graph
+would take them as they are (though it keeps what a model changes in itself only if the model is
+returned); the state holds their arrays instead (`nnx.split`), with the graph
 definitions as static fields, and every step rebuilds the objects (`nnx.merge`). That keeps the
 state what the Linen one is, a pytree of arrays that a checkpoint saves as it is, and keeps the
 graph's sharing, which a plain pytree loses (a `Variable` reached by two paths would become two).

@@ -2,6 +2,7 @@
 
 [`MLP`][flaxguide.chapters.nnx.MLP] and [`LinenMLP`][flaxguide.chapters.nnx.LinenMLP] are
 one model written with each API: given the same arrays they compute the same function.
+[`Noisy`][flaxguide.chapters.nnx.Noisy] is a module that changes itself when it is called.
 [`train_step`][flaxguide.chapters.nnx.train_step] is the NNX step, which updates a model and
 its optimizer in place; [`create_pure_step`][flaxguide.chapters.nnx.create_pure_step] turns
 it back into a function of arrays, for `jax.jit` and `lax.scan`.
@@ -35,9 +36,6 @@ import jax
 import optax
 from flax import nnx
 
-from flaxguide.losses import kl_divergence, reconstruction_loss
-from flaxguide.nnx_models import VAE
-
 
 # --8<-- [start:linen_mlp]
 class LinenMLP(nn.Module):
@@ -66,6 +64,23 @@ class MLP(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.out(jax.nn.relu(self.hidden(x)))
         # --8<-- [end:nnx_mlp]
+
+
+# --8<-- [start:noisy]
+class Noisy(nnx.Module):
+    """A batch norm, then dropout: a module that changes itself when called in training mode.
+
+    Each such call moves the batch norm's running averages (`nnx.BatchStat`s) and the dropout's
+    key counter (an `nnx.RngCount`), as PyTorch's `BatchNorm1d` and `Dropout` change theirs.
+    """
+
+    def __init__(self, features: int, *, rngs: nnx.Rngs):
+        self.norm = nnx.BatchNorm(features, rngs=rngs)
+        self.dropout = nnx.Dropout(0.5, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.dropout(self.norm(x))
+        # --8<-- [end:noisy]
 
 
 # --8<-- [start:train_step]
@@ -105,30 +120,6 @@ def create_pure_step(graphdef: nnx.GraphDef, *, as_pure: bool = False):
 
     return pure_step
     # --8<-- [end:pure_step]
-
-
-# --8<-- [start:freeze]
-# The encoder side of the CVAE: the modules that chapter 5b freezes with a label tree.
-ENCODER = nnx.Any(nnx.PathContains("encoder"), nnx.PathContains("to_latent"))
-FROZEN = nnx.All(nnx.Param, ENCODER)
-TRAINABLE = nnx.All(nnx.Param, nnx.Not(ENCODER))
-
-
-def vae_loss(model: VAE, x: jax.Array, c: jax.Array, key: jax.Array) -> jax.Array:
-    """The negative ELBO of chapter 4's CVAE on images `x` in [0, 1] of classes `c`."""
-    logits, mean, logvar = model(x, c, key)
-    return reconstruction_loss(logits, x).mean() + kl_divergence(mean, logvar).mean()
-
-
-def finetune_step(model: VAE, optimizer: nnx.Optimizer, x, c, key) -> jax.Array:
-    """A step that trains the decoder only; pair it with `nnx.Optimizer(..., wrt=TRAINABLE)`."""
-    # `DiffState` says which variables to differentiate: the encoder's gradients are never
-    # computed, and the optimizer's `wrt` keeps it from updating (or keeping state for) them.
-    wrt = nnx.DiffState(0, TRAINABLE)
-    loss, grads = nnx.value_and_grad(vae_loss, argnums=wrt)(model, x, c, key)
-    optimizer.update(model, grads)
-    return loss
-    # --8<-- [end:freeze]
 
 
 # --8<-- [start:step_variants]
