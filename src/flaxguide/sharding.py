@@ -26,7 +26,8 @@ def data_mesh(devices: int) -> Mesh:
             f"({available[0].platform}), got {devices}",
             "devices",
         )
-    # Auto axes: jit propagates the shardings we set (GSPMD), as in the classic recipes.
+    # Auto axes: jit's partitioner (GSPMD) propagates the shardings we set and picks the rest.
+    # `jax.make_mesh` defaults to Explicit axes, which put shardings into the arrays' types.
     return jax.make_mesh(
         (devices,), (DATA_AXIS,), axis_types=(AxisType.Auto,), devices=available[:devices]
     )
@@ -60,8 +61,10 @@ def place(tree, mesh: Mesh):
     """`tree` (a training state, a data split) copied to every device of `mesh`.
 
     Every process passes the same `tree` and fills the copies on its own devices
-    (`jax.make_array_from_process_local_data`): with many processes, no one process can
-    `device_put` onto devices it does not address.
+    (`jax.make_array_from_process_local_data`, which trusts that the processes agree).
+    `jax.device_put(x, replicated(mesh))` also takes a mesh over many processes' devices,
+    given a host value or an array not yet committed to a device (a typed PRNG key it
+    refuses), but first gathers every process's copy to check that they are equal.
     """
     sharding = replicated(mesh)
 

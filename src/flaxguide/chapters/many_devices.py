@@ -3,14 +3,16 @@ two processes that train as one.
 
 Run as a script, it is one process of a many-host run on this machine:
 
-    python -m flaxguide.chapters.many_devices PORT NUM_PROCESSES PROCESS_ID OUT.npz
+    python -m flaxguide.chapters.many_devices PORT NUM_PROCESSES PROCESS_ID OUT.npz [CHECKPOINTS]
 
 Each process sees 4 CPU devices; together they train chapter 7's slice for one epoch on one
-global mesh and process 0 writes the parameters to `OUT.npz`.
+global mesh and process 0 writes the parameters to `OUT.npz`. Given `CHECKPOINTS`, every
+process also saves the trained state there with Orbax.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import jax
@@ -29,10 +31,15 @@ def collectives(hlo: str) -> dict[str, int]:
     return {name: len(re.findall(rf" {name}(?:-start)?\(", hlo)) for name in COLLECTIVES}
 
 
-def all_reduced_shapes(hlo: str) -> list[str]:
-    """The shapes the first all-reduce of a compiled program sums across devices."""
-    line = next(line for line in hlo.splitlines() if " all-reduce(" in line)
-    return re.findall(r"f32\[[\d,]*\]", line.split(" all-reduce(")[0])
+def collective_shapes(hlo: str, name: str) -> list[list[str]]:
+    """For each `name` operation of a compiled program, in program order, the shapes it
+    returns: one array, or each array of a tuple that XLA combined into one call."""
+    # The result's shapes stand left of the opcode: `%x = (f32[16,64], f32[16,64]) all-to-all(`.
+    return [
+        re.findall(r"f32\[[\d,]*\]", line.split(f" {name}(")[0])
+        for line in hlo.splitlines()
+        if f" {name}(" in line
+    ]
     # --8<-- [end:collectives]
 
 
@@ -70,15 +77,19 @@ def bytes_per_device(tree) -> int:
 
 
 # --8<-- [start:one_host_of_many]
-def one_host_of_many(port: int, processes: int, process_id: int, out: str) -> None:
+def one_host_of_many(
+    port: int, processes: int, process_id: int, out: str, checkpoints: str | None = None
+) -> None:
     """One process of a run on many hosts (here, many processes on one machine)."""
+    jax.config.update("jax_num_cpu_devices", 4)  # before JAX starts: XLA_FLAGS, in code
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
     # Every process calls this first; process 0's address is the coordinator's.
     jax.distributed.initialize(f"127.0.0.1:{port}", processes, process_id)
 
+    from flaxguide.checkpoint import checkpoint_manager, save_checkpoint
     from flaxguide.config import get_config
     from flaxguide.data import load_mnist, prepare
-    from flaxguide.sharding import batch_sharding, data_mesh, place
+    from flaxguide.sharding import batch_sharding, data_mesh, place, replicated
     from flaxguide.state import create_train_state
     from flaxguide.steps import create_state_epoch
 
@@ -87,17 +98,20 @@ def one_host_of_many(port: int, processes: int, process_id: int, out: str) -> No
     data = prepare(images[:2560], labels[:2560])  # the page's slice: 20 batches of 128
     state = create_train_state(config, jax.random.key(0), 20)
     mesh = data_mesh(len(jax.devices()))  # one mesh over every process's devices
-    state, data = place((state, data), mesh)  # each process fills its own devices' copies
+    # The same value in every process: JAX checks that, then fills this process's devices.
+    data = jax.device_put(data, replicated(mesh))
+    state = place(state, mesh)  # no check, and it takes the typed key, which device_put refuses
     state, _ = create_state_epoch(config, batch_sharding=batch_sharding(mesh))(state, *data)
     if jax.process_index() == 0:  # every process holds the same replicated result
         np.savez(out, *[np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(state.params)])
+    if checkpoints:  # every process saves; Orbax coordinates them
+        with checkpoint_manager(checkpoints, save_every=1, keep=1) as manager:
+            save_checkpoint(manager, 1, state, [], math.inf)  # epoch 1, no test score
     # --8<-- [end:one_host_of_many]
 
 
 if __name__ == "__main__":
-    import os
     import sys
 
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     port, processes, process_id = map(int, sys.argv[1:4])
-    one_host_of_many(port, processes, process_id, sys.argv[4])
+    one_host_of_many(port, processes, process_id, *sys.argv[4:6])
