@@ -224,6 +224,20 @@ def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mir
     assert [row["api"] for row in manifest["twins"]] == ["linen", "nnx"]
     for name in manifest["figures"]:
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+    # Redrawn without the twins, the table comes from the earlier manifest, marked as carried.
+    earlier = tmp_path / "figures" / "manifest.json"
+    main(["figures", "--tables-from", str(earlier), "--out", str(tmp_path / "again")])
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert again["twins"] == manifest["twins"]
+    assert again["carried_tables"]["twins"]["command"] == manifest["command"]
+
+
+def test_tables_from_must_name_a_manifest(capsys, tmp_path):
+    (tmp_path / "m.json").write_text("[1, 2]")
+    code, err = run_cli(capsys, "figures", "--tables-from", str(tmp_path / "m.json"))
+    assert code == 2
+    assert "argument --tables-from:" in err and "has no 'command'" in err
+    assert not (tmp_path / "f").exists()
 
 
 def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from flaxguide.cli_types import (
     UsageError,
     digit,
     digit_set,
+    earlier_manifest,
     number,
     output_dir,
     positive_float,
@@ -124,14 +125,9 @@ def cmd_figures(args: argparse.Namespace) -> None:
     output_dir(args.out)
     matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
+    runs = {"compare": args.compare or [], "twins": args.twin or [], "sweep": args.sweep or []}
     written = draw_with_manifest(
-        args.run,
-        args.out,
-        args.bench,
-        args.compare or [],
-        command,
-        args.twin or [],
-        args.sweep or [],
+        args.run, args.out, args.bench, command=command, tables_from=args.tables_from, **runs
     )
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
@@ -220,6 +216,11 @@ def parser() -> argparse.ArgumentParser:
     )
     figures.add_argument(
         "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"
+    )
+    figures.add_argument(
+        "--tables-from",
+        type=earlier_manifest,
+        help="an earlier manifest.json whose tables of runs not named here are kept",
     )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)

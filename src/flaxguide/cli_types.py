@@ -74,3 +74,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
+def earlier_manifest(text: str) -> dict:
+    """An argparse type: the manifest.json an earlier `figures` command wrote, read at once
+    (before this command writes over it)."""
+    from flaxguide.manifest import read_manifest
+
+    try:
+        return read_manifest(Path(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{err}; name a manifest.json `figures` wrote") from None

@@ -21,6 +21,7 @@ from flaxguide.config import seed_for
 from flaxguide.data import binarize_split, load_mnist, prepare, to_unit
 from flaxguide.latents import describe
 from flaxguide.likelihood import estimate_by_k
+from flaxguide.manifest import carry_tables
 from flaxguide.models import VAE, generate
 from flaxguide.optim import learning_rate_schedule
 from flaxguide.plots import (
@@ -182,13 +183,15 @@ def draw_with_manifest(
     command: str,
     twins: list[Path] = (),
     sweep: list[Path] = (),
+    tables_from: dict | None = None,
 ) -> dict[str, str]:
     """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
     `ablation.json` when `compare` names runs to tabulate side by side). `twins`, runs that
     differ in their Flax API, seed, pixels or KL weight, are tabulated in the manifest;
     `sweep`, runs that differ in their KL weight, are tabulated and plotted. Each table holds
     the runs it names, and only those, so that it compares like with like even when `run_dir`
-    trained for longer."""
+    trained for longer. `tables_from`, an earlier manifest, supplies the tables whose runs are
+    not named this time (see [`carry_tables`][flaxguide.manifest.carry_tables])."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
     # The manifest says how the figures were made: the command, the code and versions that
@@ -218,6 +221,8 @@ def draw_with_manifest(
         manifest["figures"]["beta-sweep.png"] = "rate against distortion for each KL weight"
     if twins:  # Linen and NNX, like with like: one evaluation code for both
         manifest["twins"] = compare_runs(twins)
+    if tables_from is not None:
+        manifest = carry_tables(manifest, tables_from)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
 
@@ -240,10 +245,12 @@ def _run_measurements(run_dir: Path) -> dict:
 
 
 def _sweep_row(run_dir: Path) -> dict:
-    """One row of the beta sweep: the KL weight, rate, distortion, likelihood and latent use."""
+    """One row of the beta sweep: the KL weight, rate, distortion, likelihood (with the images
+    and importance samples it used), latent use and the class probes."""
     config, model, state, metrics = load_trained(run_dir)
     latent = describe(model, state.ema_params, _binary_test())[0]
     keys = ["test_kl", "test_reconstruction", "test_nelbo", "test_nll", "conditional_accuracy"]
+    keys += ["nll_test_images", "nll_samples_per_class", "nll_judged_class_samples"]
     row = {"run": Path(run_dir).name, "kl_weight": config.kl_weight}
     row |= {k: metrics.get(k) for k in keys}
-    return row | {k: latent[k] for k in ("active_units", "class_probe_accuracy")}
+    return row | {k: latent[k] for k in ("active_units", "class_probe")}

@@ -61,13 +61,19 @@ def step_flops(config: Config, batch_size: int) -> float:
 
 def classic_loop(config: Config, mnist_root, batch_size: int = 16, examples: int = 9600) -> float:
     """Examples/s of the classic loop: torchvision `ToTensor` + `DataLoader`, one jitted step
-    per batch, the batch copied from the host each step."""
+    per batch, the batch copied from the host each step.
+
+    The loader is single-process (`num_workers=0`, its default), as in the page's recipe.
+    Worker processes would build batches while the step runs, but on a 2-core machine they
+    share the cores the step computes on.
+    """
     import torchvision.transforms as T
     from torch.utils.data import DataLoader
     from torchvision.datasets import MNIST
 
     dataset = MNIST(mnist_root, train=True, transform=T.ToTensor(), download=False)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+    # The recipe as written: one process builds each batch between steps.
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=0)
     num_batches = examples // batch_size
     model, params, optimiser, opt_state = init_training(config, jax.random.key(0))
     step = create_train_step(model, optimiser, config.kl_weight)
