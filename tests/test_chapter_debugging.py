@@ -1,4 +1,5 @@
-"""The chapter tools: the compile counter and the profile reader."""
+"""The chapter tools: the compile counter, the persistent cache, the paired timer and the
+profile reader."""
 
 import gzip
 import json
@@ -7,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from flaxguide.chapters.debugging import count_compiles, profile_shares
+from flaxguide.chapters import debugging
+from flaxguide.chapters.debugging import (
+    count_compiles,
+    paired_ratios,
+    persistent_cache,
+    profile_shares,
+    ratio_spread,
+)
 
 
 def test_count_compiles_counts_each_new_shape_once():
@@ -36,6 +44,40 @@ def test_count_compiles_restores_the_logger():
     with pytest.raises(RuntimeError), count_compiles():
         raise RuntimeError("boom")
     assert logger.handlers == handlers and logger.propagate == propagate
+
+
+def test_persistent_cache_writes_a_program_and_restores_the_settings(tmp_path):
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
+    x = jnp.ones(5)
+    with persistent_cache(tmp_path):
+        jax.jit(lambda x: x * 3 + 1)(x)  # a new program, compiled in well under 1 s
+    assert [path.name.split("-")[0] for path in tmp_path.iterdir()] == ["jit__lambda"]
+    assert jax.config.jax_compilation_cache_dir is None
+    assert jax.config.jax_persistent_cache_min_compile_time_secs == before
+    jax.jit(lambda x: x * 5 - 1)(x)  # after the block: written nowhere
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_paired_ratios_times_each_call_against_its_partner_in_turn(monkeypatch):
+    now, calls = [0.0], []
+
+    def call(name, seconds):
+        def run():
+            calls.append(name)
+            now[0] += seconds
+
+        return run
+
+    monkeypatch.setattr(debugging.time, "perf_counter", lambda: now[0])
+    assert paired_ratios(call("slow", 3.0), call("fast", 1.5), repeats=3) == [2.0, 2.0, 2.0]
+    untimed, timed = calls[:2], calls[2:]
+    assert untimed == ["slow", "fast"], "one untimed call of each first"
+    assert timed == ["fast", "slow", "slow", "fast", "fast", "slow"], "alternating order"
+
+
+def test_ratio_spread_gives_the_median_and_the_range():
+    assert ratio_spread([1.12, 0.97, 1.05]) == "1.05x (0.97x to 1.12x over 3 repeats)"
+    assert ratio_spread([126.4, 110.0], digits=0) == "118x (110x to 126x over 2 repeats)"
 
 
 HLO = """

@@ -13,11 +13,32 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     ],
     "6.2": [
         # Swapped the branches of jnp.where.
-        ("g * (max_norm / norm), g)", "g, g * (max_norm / norm))"),
+        (
+            "jnp.where(too_long, g * (max_norm / jnp.linalg.norm(safe_g)), g)",
+            "jnp.where(too_long, g, g * (max_norm / jnp.linalg.norm(safe_g)))",
+        ),
         # Kept the Python `if` on a traced value.
         (
+            "    return jnp.where(too_long, g * (max_norm / jnp.linalg.norm(safe_g)), g)",
+            "    if too_long:\n"
+            "        return g * (max_norm / jnp.linalg.norm(safe_g))\n"
+            "    return g",
+        ),
+        # One jnp.where: right values, but at g = 0 the branch not kept divides by a zero norm,
+        # and its NaN gradient leaks through.
+        (
+            "    safe_g = jnp.where(too_long, g, jnp.ones_like(g))  # the norm below never sees 0\n"
+            "    return jnp.where(too_long, g * (max_norm / jnp.linalg.norm(safe_g)), g)",
+            "    norm = jnp.linalg.norm(g)\n"
             "    return jnp.where(norm > max_norm, g * (max_norm / norm), g)",
-            "    if norm > max_norm:\n        return g * (max_norm / norm)\n    return g",
+        ),
+        # Guarded the division but not the norm: the norm's own gradient at 0 is still NaN.
+        (
+            "    safe_g = jnp.where(too_long, g, jnp.ones_like(g))  # the norm below never sees 0\n"
+            "    return jnp.where(too_long, g * (max_norm / jnp.linalg.norm(safe_g)), g)",
+            "    norm = jnp.linalg.norm(g)\n"
+            "    safe_norm = jnp.where(too_long, norm, 1.0)\n"
+            "    return jnp.where(too_long, g * (max_norm / safe_norm), g)",
         ),
     ],
     "6.3": [

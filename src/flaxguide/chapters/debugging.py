@@ -1,4 +1,5 @@
-"""Tools of the chapter "When JAX code is wrong or slow": count compiles, read a profile."""
+"""Tools of the chapter "When JAX code is wrong or slow": count compiles, keep compiled
+programs on disk, time one call against another, read a profile."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import gzip
 import json
 import logging
 import re
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import jax
+from jax.experimental.compilation_cache import compilation_cache
 
 # --8<-- [start:count_compiles]
 # `jax.log_compiles()` logs one line per XLA compilation: "Compiling jit(train_epoch) with ...".
@@ -45,6 +49,80 @@ def count_compiles() -> Iterator[collections.Counter]:
         logger.removeHandler(handler)
         logger.propagate = propagate
     # --8<-- [end:count_compiles]
+
+
+# --8<-- [start:persistent_cache]
+@contextlib.contextmanager
+def persistent_cache(directory: str | Path, min_compile_seconds: float = 0.0) -> Iterator[None]:
+    """Write every program compiled in the `with` block to `directory`, and read programs there.
+
+    Args:
+        directory: the cache's folder; it outlives the process, so the next run reads it.
+        min_compile_seconds: programs that compile faster are not written (JAX's default: 1.0).
+    """
+    settings = {
+        "jax_compilation_cache_dir": str(directory),
+        "jax_persistent_cache_min_compile_time_secs": min_compile_seconds,
+    }
+    before = {name: getattr(jax.config, name) for name in settings}
+    for name, value in settings.items():
+        jax.config.update(name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
+        # JAX opens the cache once per process, at its first use: forget it, so a later
+        # directory (or none) takes effect.
+        compilation_cache.reset_cache()
+    # --8<-- [end:persistent_cache]
+
+
+# --8<-- [start:paired_ratios]
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def paired_ratios(
+    fn: Callable[[], object], baseline: Callable[[], object], repeats: int
+) -> list[float]:
+    """How many times as long `fn()` takes as `baseline()`, measured `repeats` times.
+
+    Each ratio times one call of each, back to back and in alternating order, so that a
+    machine whose load changes slows both sides of a ratio alike. One untimed call of each
+    comes first (to compile). Both must block until their work is done.
+
+    Args:
+        fn: the call to time.
+        baseline: the call to time it against.
+        repeats: how many ratios to measure.
+
+    Returns:
+        The `repeats` ratios, in the order measured.
+    """
+    fn()
+    baseline()
+    ratios = []
+    for k in range(repeats):
+        if k % 2:
+            fn_seconds = _seconds(fn)
+            baseline_seconds = _seconds(baseline)
+        else:
+            baseline_seconds = _seconds(baseline)
+            fn_seconds = _seconds(fn)
+        ratios.append(fn_seconds / baseline_seconds)
+    return ratios
+
+
+def ratio_spread(ratios: Sequence[float], digits: int = 2) -> str:
+    """The median of `ratios` and their range: `"1.05x (0.97x to 1.12x over 7 repeats)"`."""
+    median, low, high = (
+        f"{ratio:.{digits}f}x" for ratio in (statistics.median(ratios), min(ratios), max(ratios))
+    )
+    return f"{median} ({low} to {high} over {len(ratios)} repeats)"
+    # --8<-- [end:paired_ratios]
 
 
 # --8<-- [start:profile_shares]
