@@ -2,19 +2,27 @@
 # One entry point for a fresh machine: it makes the environment itself, then serves the site,
 # runs the tests or builds the site.
 #
-#   bash scripts/dev.sh serve     # the site on http://127.0.0.1:8000
-#   bash scripts/dev.sh test      # the whole test suite
+#   bash scripts/dev.sh serve     # the site on http://127.0.0.1:8000 (the site's packages only)
+#   bash scripts/dev.sh test      # the whole test suite, on two workers
 #   bash scripts/dev.sh build     # the static site in site/ (mkdocs build --strict)
-#   bash scripts/dev.sh setup     # only the environment
+#   bash scripts/dev.sh setup     # only the full environment
 #   bash scripts/dev.sh upgrade   # re-resolve the lock to the newest releases, then test
 #
+# Two environments, each installed with hashes from its lock and again only when that lock
+# changed: `serve` uses a small one with only MkDocs and its plugins (requirements-site.lock; no
+# jax, no torch, not the project, whose source the site reads without importing it), named by
+# FLAXGUIDE_SITE_VENV (.venv-site); the others use the full one (requirements.lock, and the
+# project), named by FLAXGUIDE_VENV (.venv). Both share the site's KaTeX from npm (node_modules).
+#
 # Python 3.12 or newer: PYTHON=/path/to/python if set, else the first of python3.13, python3.12
-# and python3 that runs and is new enough. FLAXGUIDE_VENV names the environment (.venv).
+# and python3 that runs and is new enough.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=${FLAXGUIDE_VENV:-.venv}
 lock=requirements.lock
+site_venv=${FLAXGUIDE_SITE_VENV:-.venv-site}
+site_lock=requirements-site.lock
 # Material prints a multi-line banner about its successor on every build; keep logs readable.
 export NO_MKDOCS_2_WARNING=1
 
@@ -47,29 +55,45 @@ find_python() {
   exit 3
 }
 
-setup() {
-  # An environment made by an older Python is made again.
-  if [ -x "$venv/bin/python" ] && ! new_enough "$venv/bin/python"; then
-    echo "== $venv uses $("$venv/bin/python" --version 2>&1); making it again"
-    rm -rf "$venv"
+# make_env DIR: a virtual environment in DIR; one made by an older Python is made again.
+make_env() {
+  local dir=$1 python
+  if [ -x "$dir/bin/python" ] && ! new_enough "$dir/bin/python"; then
+    echo "== $dir uses $("$dir/bin/python" --version 2>&1); making it again"
+    rm -rf "$dir"
   fi
-  if [ ! -x "$venv/bin/python" ]; then
-    local python
+  if [ ! -x "$dir/bin/python" ]; then
     python=$(find_python)
-    echo "== creating $venv with $("$python" --version 2>&1)"
-    "$python" -m venv "$venv"
+    echo "== creating $dir with $("$python" --version 2>&1)"
+    "$python" -m venv "$dir"
   fi
+}
+
+# is_current DIR WANT: DIR was installed from the files whose checksum is WANT, and the site's
+# KaTeX is still there.
+is_current() {
+  [ "$(cat "$1/.flaxguide-installed" 2>/dev/null)" = "$2" ] && [ -d node_modules/katex ]
+}
+
+# install_lock DIR LOCK: exactly LOCK's packages, checked against its hashes, and the site's
+# KaTeX from npm (the site's hook serves it; node_modules is shared by both environments).
+install_lock() {
+  echo "== installing the locked Python packages of $2 into $1 ($("$1/bin/python" --version))"
+  "$1/bin/python" -m pip install --quiet --upgrade pip
+  "$1/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$2"
+  echo "== installing the site's KaTeX from npm"
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+setup() {
+  make_env "$venv"
   # Reinstall only when the lock, the project or the site's npm packages changed.
-  local stamp="$venv/.flaxguide-installed" want
+  local want
   want=$(cat "$lock" pyproject.toml package-lock.json | cksum)
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -d node_modules/katex ]; then
-    echo "== installing the locked Python packages into $venv ($("$venv/bin/python" --version))"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$lock"
+  if ! is_current "$venv" "$want"; then
+    install_lock "$venv" "$lock"
     "$venv/bin/python" -m pip install --quiet --no-deps -e .
-    echo "== installing the site's KaTeX from npm"
-    npm ci --no-audit --no-fund --loglevel=error
-    echo "$want" >"$stamp"
+    echo "$want" >"$venv/.flaxguide-installed"
   fi
   # Tests read real MNIST. Without a mirror, torchvision downloads it on first use.
   if [ -z "${FLAXGUIDE_MNIST_MIRROR:-}" ] && [ -d ../shared/data/mnist ]; then
@@ -79,13 +103,27 @@ setup() {
   fi
 }
 
+setup_site() {
+  make_env "$site_venv"
+  # Reinstall only when the site's lock or its npm packages changed.
+  local want
+  want=$(cat "$site_lock" package-lock.json | cksum)
+  if ! is_current "$site_venv" "$want"; then
+    install_lock "$site_venv" "$site_lock"
+    echo "$want" >"$site_venv/.flaxguide-installed"
+  fi
+}
+
 upgrade() {
   setup
   echo "== re-resolving uv.lock to the newest releases"
   UV_PYTHON_DOWNLOADS=never "$venv/bin/uv" lock --upgrade --python "$venv/bin/python"
-  UV_PYTHON_DOWNLOADS=never "$venv/bin/uv" export --frozen --all-extras --no-emit-project \
-    --format requirements-txt --quiet -o "$lock"
-  git --no-pager diff --stat -- uv.lock "$lock" || true
+  # The full set (every extra and group) and the site's group alone, with the same pins.
+  UV_PYTHON_DOWNLOADS=never "$venv/bin/uv" export --frozen --all-extras --all-groups \
+    --no-emit-project --format requirements-txt --quiet -o "$lock"
+  UV_PYTHON_DOWNLOADS=never "$venv/bin/uv" export --frozen --only-group site \
+    --no-emit-project --format requirements-txt --quiet -o "$site_lock"
+  git --no-pager diff --stat -- uv.lock "$lock" "$site_lock" || true
   setup
   echo "== pages whose shown output changed"
   local status=0
@@ -98,13 +136,16 @@ upgrade() {
 case "${1:-}" in
   setup) setup ;;
   serve)
-    setup
-    exec "$venv/bin/mkdocs" serve --dev-addr 127.0.0.1:8000
+    setup_site
+    # The site environment has no jax to execute the notebook with: it is shown as committed.
+    export FLAXGUIDE_RUN_NOTEBOOKS=false
+    exec "$site_venv/bin/mkdocs" serve --dev-addr 127.0.0.1:8000
     ;;
   test)
     setup
     shift
-    exec "$venv/bin/python" -m pytest "$@"
+    # On two workers (FLAXGUIDE_TEST_WORKERS; 0 runs the suite in this one process).
+    exec "$venv/bin/python" -m pytest -n "${FLAXGUIDE_TEST_WORKERS:-2}" "$@"
     ;;
   build)
     setup

@@ -2,8 +2,11 @@
 
 - Serve KaTeX from the site itself: its files come from the npm registry (`npm ci`), never a CDN,
   so pages work offline and send no request to third parties.
-- Fill the `<!-- versions -->` marker with the versions the site is being built with, read from
-  the installed packages rather than typed by hand.
+- Fill the `<!-- versions -->` marker with the versions the pages are executed with: the pins of
+  `requirements.lock` and the Pythons of pyproject.toml's classifiers, never typed by hand. They
+  are read from the files, not from the installed packages: `serve` builds the site in an
+  environment without jax or torch (requirements-site.lock). This module imports nothing beyond
+  that environment; the tests load it by path for `locked_versions` and `tested_pythons`.
 - Fill the `<!-- run-metrics -->` marker from `docs/figures/manifest.json`, so the quality
   numbers on a page always belong to the figures beside them.
 - Fill the `<!-- reading-time -->` marker at the top of a chapter with the time its main line
@@ -15,9 +18,9 @@
 from __future__ import annotations
 
 import json
-import platform
+import re
 import runpy
-from importlib import metadata
+import tomllib
 from pathlib import Path
 
 import markdown as md
@@ -36,7 +39,28 @@ READING_MARKER = "<!-- reading-time -->"
 FAULT_CASES = ROOT / "tests" / "fault_cases.py"
 MANIFEST = ROOT / "docs" / "figures" / "manifest.json"
 BENCH = ROOT / "docs" / "figures" / "bench.json"
+LOCK = ROOT / "requirements.lock"
+PYPROJECT = ROOT / "pyproject.toml"
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
+# `name==version` at the start of a line of a lock that `uv export` wrote.
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)", re.MULTILINE)
+PYTHON_CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)")
+
+
+def normalized(name: str) -> str:
+    """A package name as PEP 503 compares them: `Orbax_Checkpoint` is `orbax-checkpoint`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+    """The pins of a requirements lock, by normalized package name."""
+    return {normalized(name): version for name, version in PIN.findall(lock.read_text())}
+
+
+def tested_pythons(pyproject: Path = PYPROJECT) -> list[str]:
+    """The Pythons the test suite executes the pages on: pyproject.toml's `3.x` classifiers."""
+    classifiers = tomllib.loads(pyproject.read_text())["project"]["classifiers"]
+    return [m[1] for c in classifiers if (m := PYTHON_CLASSIFIER.fullmatch(c))]
 
 
 def on_files(files, config):
@@ -54,10 +78,16 @@ def on_files(files, config):
 
 
 def versions_table() -> str:
-    rows = [("Python", platform.python_version())]
-    rows += [(name, metadata.version(name)) for name in PACKAGES]
+    locked = locked_versions()
+    missing = [name for name in PACKAGES if name not in locked]
+    if missing:
+        raise PluginError(
+            f"{LOCK.name} pins no {', '.join(missing)}, which the versions table lists"
+        )
+    rows = [("Python", ", ".join(f"`{v}`" for v in tested_pythons()))]
+    rows += [(name, f"`{locked[name]}`") for name in PACKAGES]
     lines = ["| package | version |", "| --- | --- |"]
-    lines += [f"| {name} | `{version}` |" for name, version in rows]
+    lines += [f"| {name} | {version} |" for name, version in rows]
     return "\n".join(lines)
 
 
