@@ -1,7 +1,19 @@
 """Strict JAX settings for every test, and the paths the tests share."""
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+
+# One persistent compilation cache for the whole session, read by every process it starts
+# (pages on fake devices, CLI runs, sharding workers, xdist workers) through the environment:
+# the same program compiled again, by a new closure or in a new process, is read back instead.
+# Set before JAX is imported, since JAX reads its configuration from the environment then.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="flaxguide-jax-cache-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import jax
 
@@ -50,3 +62,58 @@ def mnist_slices(mirror: Path, root: Path, train: int, test: int) -> tuple[tuple
     images, labels = load_mnist("train", root=root, mirror=mirror)
     test_images, test_labels = load_mnist("test", root=root, mirror=mirror)
     return prepare(images[:train], labels[:train]), prepare(test_images[:test], test_labels[:test])
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory, mnist_mirror) -> Path:
+    """`docs/notebook.ipynb` run end to end in a fresh kernel, from a folder of its own.
+
+    Run once per session, as a downloaded copy would run: the install cell finds the package
+    installed and does nothing. `test_notebook` checks its outputs; the site build shows them.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = tmp_path_factory.mktemp("notebook")
+    notebook = nbformat.read(DOCS / "notebook.ipynb", as_version=4)
+    with pytest.MonkeyPatch.context() as mp:  # the kernel inherits this environment
+        mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+        mp.setenv("FLAXGUIDE_DATA", str(folder / "data"))
+        client = NotebookClient(notebook, timeout=600, resources={"metadata": {"path": folder}})
+        client.execute()
+    nbformat.write(notebook, folder / "notebook.ipynb")
+    return folder / "notebook.ipynb"
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory, executed_notebook) -> Path:
+    """The site, built once per session by `mkdocs build --strict`, for the site and browser
+    tests: from a copy of `docs/` whose notebook is the executed one."""
+    docs = tmp_path_factory.mktemp("docs") / "docs"
+    shutil.copytree(DOCS, docs)
+    shutil.copy(executed_notebook, docs / "notebook.ipynb")
+    out = tmp_path_factory.mktemp("site")
+    # The notebook already holds its outputs: the build shows them rather than running it.
+    env = os.environ | {"FLAXGUIDE_RUN_NOTEBOOKS": "false", "CI": "false"}
+    build = [sys.executable, str(ROOT / "tests" / "site_build.py"), str(MKDOCS_YML), str(docs)]
+    done = subprocess.run([*build, str(out)], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+# `bash scripts/dev.sh test` runs the suite on two pytest-xdist workers. The longest tests start
+# first, so that no worker is left running one of them alone at the end. From `--durations` on
+# 2 cores: each takes 40 s to 3 min; no other test takes more than 30 s.
+LONGEST_FIRST = (
+    "test_page_runs[debugging.md]",
+    "test_a_run_trained_on_eight_devices_resumes_on_four",
+    "test_page_runs[many-devices.md]",
+    "test_a_checkpoint_saved_on_eight_devices_restores_on_one_and_on_four",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item: pytest.Item) -> int:
+        return LONGEST_FIRST.index(item.name) if item.name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep the order of collection

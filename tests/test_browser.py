@@ -11,8 +11,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +18,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 from browser import narrow_problems_on, problems_on
-from conftest import MKDOCS_YML, ROOT
+from conftest import MKDOCS_YML
 from exercises import CHAPTERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -62,20 +60,10 @@ def serve(folder: Path):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, mnist_mirror):
-    """The site built once, as CI builds it (the notebook executed), and served locally."""
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "CI": "true", "FLAXGUIDE_MNIST_MIRROR": str(mnist_mirror)}
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(MKDOCS_YML), "-d", out],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    server, url = serve(out)
-    yield out, url
+def site(built_site):
+    """The session's site (conftest.py: built strictly, the notebook executed), served locally."""
+    server, url = serve(built_site)
+    yield built_site, url
     server.shutdown()
     server.server_close()
 

@@ -7,10 +7,31 @@ import shutil
 import jax
 import numpy as np
 import pytest
+from matplotlib.image import imread
 
 from flaxguide.chapters.debugging import count_compiles
 from flaxguide.cli import main
 from flaxguide.runs import restore_run
+
+
+def ink(pixels: np.ndarray) -> float:
+    """The share of an RGB(A) image's pixels that are not white."""
+    return float(np.mean(pixels[..., :3].min(axis=-1) < 0.9))
+
+
+def assert_samples_png(path, n: int, columns: int = 8) -> None:
+    """`sample`'s picture: `n` digits in rows of `columns` cells of 48 pixels (0.6 in at 80
+    dpi), each cell holding a digit's strokes: neither blank nor filled."""
+    pixels = imread(path)
+    rows = -(-n // columns)
+    assert pixels.shape[:2] == (48 * rows, 48 * columns), pixels.shape
+    cells = [
+        pixels[48 * r : 48 * (r + 1), 48 * c : 48 * (c + 1)]
+        for r in range(rows)
+        for c in range(columns)
+    ][:n]
+    shares = [ink(cell) for cell in cells]
+    assert all(0.03 < share < 0.6 for share in shares), shares
 
 
 def run_cli(capsys, *argv):
@@ -206,7 +227,7 @@ def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mir
             str(tmp_path / "s.png"),
         ]
     )
-    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert_samples_png(tmp_path / "s.png", 8)
     main(
         [
             "figures",
@@ -223,7 +244,9 @@ def test_sample_and_figures_read_the_run(quick_run, nnx_run, tmp_path, mnist_mir
     assert manifest["run"]["preset"] == "quick"
     assert [row["api"] for row in manifest["twins"]] == ["linen", "nnx"]
     for name in manifest["figures"]:
-        assert (tmp_path / "figures" / name).stat().st_size > 1000
+        pixels = imread(tmp_path / "figures" / name)
+        assert pixels.shape[0] * pixels.shape[1] >= 80_000, (name, pixels.shape)  # not a stamp
+        assert 0.01 < ink(pixels) < 0.9, name  # something drawn on the white background
     # Redrawn without the twins, the table comes from the earlier manifest, marked as carried.
     earlier = tmp_path / "figures" / "manifest.json"
     main(["figures", "--tables-from", str(earlier), "--out", str(tmp_path / "again")])
@@ -288,7 +311,7 @@ def test_an_nnx_run_trains_resumes_and_samples(nnx_run, tmp_path, mnist_env):
             str(tmp_path / "s.png"),
         ]
     )
-    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert_samples_png(tmp_path / "s.png", 4)
 
 
 def test_an_nnx_finetuning_run_keeps_the_encoder(nnx_run, tmp_path, mnist_env):

@@ -23,3 +23,25 @@ def test_predict_accepts_uint8_rows_and_float_squares(key):
     x = jax.random.randint(key, (5, 784), 0, 256).astype(jnp.uint8)
     as_float = (x.astype(jnp.float32) / 255.0).reshape(5, 28, 28)
     np.testing.assert_array_equal(predict(model, params, x), predict(model, params, as_float))
+
+
+def test_a_judge_is_trained_once_per_key_data_and_epochs(mnist_mirror, tmp_path, monkeypatch):
+    from conftest import mnist_slices
+
+    import flaxguide.judge
+
+    (images, labels), _ = mnist_slices(mnist_mirror, tmp_path, train=256, test=1)
+    trained = []
+    real = flaxguide.judge._train
+    monkeypatch.setattr(flaxguide.judge, "_TRAINED", {})
+    monkeypatch.setattr(
+        flaxguide.judge, "_train", lambda *args: trained.append(args[2]) or real(*args)
+    )
+    key = jax.random.key(3)
+    first = flaxguide.judge.train_classifier(key, (images, labels), epochs=1)
+    again = flaxguide.judge.train_classifier(jax.random.key(3), (images + 0, labels), epochs=1)
+    assert again is first and trained == [1]  # equal inputs, not the same objects: no retraining
+    flaxguide.judge.train_classifier(key, (images, labels), epochs=2)
+    flaxguide.judge.train_classifier(jax.random.key(4), (images, labels), epochs=1)
+    flaxguide.judge.train_classifier(key, (images.at[0, 0].add(1), labels), epochs=1)
+    assert trained == [1, 2, 1, 1]  # another epoch count, key or image: trained anew

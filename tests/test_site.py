@@ -1,14 +1,11 @@
 """The built site: strict build, maths and versions in place, nothing fetched from third parties."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from importlib import metadata
 
 import pytest
-from conftest import MKDOCS_YML, ROOT
+from conftest import ROOT
 
 # Attributes whose URL a browser fetches on its own (links a reader clicks are not requests).
 FETCHED = re.compile(
@@ -17,33 +14,33 @@ FETCHED = re.compile(
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    mkdocs = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(MKDOCS_YML)]
-    # CI=false: the notebook runs in the site build itself; here the pages' structure is enough.
-    env = {**os.environ, "CI": "false"}
-    result = subprocess.run(
-        [*mkdocs, "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True, env=env
-    )
-    assert result.returncode == 0, result.stderr
-    return out
+def site(built_site):
+    return built_site  # conftest.py: built once per session, strictly
 
 
 def locked_versions() -> dict[str, str]:
-    """The pins of requirements.lock, by package name."""
-    text = (ROOT / "requirements.lock").read_text()
-    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\\\n]+)", text, flags=re.MULTILINE))
+    """The pins of requirements.lock, by package name, read as the site's hook reads them."""
+    from test_site_env import site_hook
+
+    return site_hook.locked_versions()
 
 
 def test_landing_page_lists_the_locked_versions(site):
+    from test_site_env import site_hook
+
     html = (site / "index.html").read_text()
     locked = locked_versions()
     for name in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision"):
-        assert f"<td>{name}</td>" in html
-        # The environment is the lock: what the page lists is what the lock pins.
+        # The page lists what the lock pins (the site may be built without these installed)...
+        row = rf"<td>{name}</td>\s*<td><code>{re.escape(locked[name])}</code></td>"
+        assert re.search(row, html), name
+        # ...and the environment executing the pages here is the lock.
         installed = metadata.version(name)
         assert installed.split("+")[0] == locked[name], (name, installed, locked[name])
-        assert f"<code>{installed}</code>" in html
+    # The Pythons the pages are executed on (pyproject.toml's classifiers, CI's matrix).
+    pythons = ", ".join(f"<code>{v}</code>" for v in site_hook.tested_pythons())
+    assert pythons.count("<code>") >= 2
+    assert re.search(r"<td>Python</td>\s*<td>" + re.escape(pythons) + "</td>", html)
     assert "<!-- versions -->" not in html
 
 

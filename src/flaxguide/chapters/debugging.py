@@ -67,6 +67,7 @@ def persistent_cache(directory: str | Path, min_compile_seconds: float = 0.0) ->
     before = {name: getattr(jax.config, name) for name in settings}
     for name, value in settings.items():
         jax.config.update(name, value)
+    compilation_cache.reset_cache()  # a cache already open elsewhere gives way to this one
     try:
         yield
     finally:
