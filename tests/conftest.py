@@ -1,5 +1,6 @@
 """Strict JAX settings for every test, and the paths the tests share."""
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -64,41 +65,69 @@ def mnist_slices(mirror: Path, root: Path, train: int, test: int) -> tuple[tuple
     return prepare(images[:train], labels[:train]), prepare(test_images[:test], test_labels[:test])
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that `build(folder)` fills once for the whole test run, then every test reads.
+
+    Under pytest-xdist each worker has its session fixtures of its own; the folder lives where
+    all the workers of one run can see it, and the first worker to ask builds it while the
+    others wait for it. A build that failed is tried again by the next to ask (and fails there
+    with its own error).
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / f"built-once-{name}"
+    with open(root / f"built-once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".complete").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def executed_notebook(tmp_path_factory, mnist_mirror) -> Path:
     """`docs/notebook.ipynb` run end to end in a fresh kernel, from a folder of its own.
 
-    Run once per session, as a downloaded copy would run: the install cell finds the package
+    Run once per test run, as a downloaded copy would run: the install cell finds the package
     installed and does nothing. `test_notebook` checks its outputs; the site build shows them.
     """
     import nbformat
     from nbclient import NotebookClient
 
-    folder = tmp_path_factory.mktemp("notebook")
-    notebook = nbformat.read(DOCS / "notebook.ipynb", as_version=4)
-    with pytest.MonkeyPatch.context() as mp:  # the kernel inherits this environment
-        mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
-        mp.setenv("FLAXGUIDE_DATA", str(folder / "data"))
-        client = NotebookClient(notebook, timeout=600, resources={"metadata": {"path": folder}})
-        client.execute()
-    nbformat.write(notebook, folder / "notebook.ipynb")
-    return folder / "notebook.ipynb"
+    def run(folder: Path) -> None:
+        notebook = nbformat.read(DOCS / "notebook.ipynb", as_version=4)
+        with pytest.MonkeyPatch.context() as mp:  # the kernel inherits this environment
+            mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
+            mp.setenv("FLAXGUIDE_DATA", str(folder / "data"))
+            resources = {"metadata": {"path": folder}}
+            NotebookClient(notebook, timeout=600, resources=resources).execute()
+        nbformat.write(notebook, folder / "notebook.ipynb")
+
+    return built_once(tmp_path_factory, "notebook", run) / "notebook.ipynb"
 
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, executed_notebook) -> Path:
-    """The site, built once per session by `mkdocs build --strict`, for the site and browser
+    """The site, built once per test run by `mkdocs build --strict`, for the site and browser
     tests: from a copy of `docs/` whose notebook is the executed one."""
-    docs = tmp_path_factory.mktemp("docs") / "docs"
-    shutil.copytree(DOCS, docs)
-    shutil.copy(executed_notebook, docs / "notebook.ipynb")
-    out = tmp_path_factory.mktemp("site")
-    # The notebook already holds its outputs: the build shows them rather than running it.
-    env = os.environ | {"FLAXGUIDE_RUN_NOTEBOOKS": "false", "CI": "false"}
-    build = [sys.executable, str(ROOT / "tests" / "site_build.py"), str(MKDOCS_YML), str(docs)]
-    done = subprocess.run([*build, str(out)], cwd=ROOT, capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+
+    def build(folder: Path) -> None:
+        docs = folder / "docs"
+        shutil.copytree(DOCS, docs)
+        shutil.copy(executed_notebook, docs / "notebook.ipynb")
+        # The notebook already holds its outputs: the build shows them rather than running it.
+        env = os.environ | {"FLAXGUIDE_RUN_NOTEBOOKS": "false"}
+        script = [sys.executable, str(ROOT / "tests" / "site_build.py"), str(MKDOCS_YML)]
+        done = subprocess.run(
+            [*script, str(docs), str(folder / "site")],
+            cwd=ROOT, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    return built_once(tmp_path_factory, "site", build) / "site"
 
 
 # `bash scripts/dev.sh test` runs the suite on two pytest-xdist workers. The longest tests start

@@ -19,7 +19,7 @@ import time
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, built_once
 
 from flaxguide.cli import main
 from flaxguide.sharding import on_devices
@@ -72,11 +72,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def on_one_and_eight(mnist_mirror, tmp_path_factory):
-    out = tmp_path_factory.mktemp("sharding")
-    finish(
-        worker(mnist_mirror, "single", "1", str(out / "one.npz")),
-        worker(mnist_mirror, "single", "8", str(out / "eight.npz")),
-    )
+    def train(out):
+        finish(
+            worker(mnist_mirror, "single", "1", str(out / "one.npz")),
+            worker(mnist_mirror, "single", "8", str(out / "eight.npz")),
+        )
+
+    out = built_once(tmp_path_factory, "one-and-eight-devices", train)
     return params(out / "one.npz"), params(out / "eight.npz")
 
 
