@@ -11,10 +11,11 @@ from pathlib import Path
 # One persistent compilation cache for the whole session, read by every process it starts
 # (pages on fake devices, CLI runs, sharding workers, xdist workers) through the environment:
 # the same program compiled again, by a new closure or in a new process, is read back instead.
-# Set before JAX is imported, since JAX reads its configuration from the environment then.
+# `scripts/dev.sh test` names a folder that outlives the run (.cache/jax); plain pytest gets a
+# new one. Set before JAX is imported, since JAX reads its configuration from the environment.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="flaxguide-jax-cache-")
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax
 
