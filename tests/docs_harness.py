@@ -28,89 +28,30 @@ import sys
 import tempfile
 import traceback
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import markdown
 import mktestdocs
 from mkdocs.config import load_config
 
-PYTHON_LANGS = {"python", "py", "python3"}
-OUTPUT_TITLE = "Output"
-TIMED_OUTPUT_TITLE = "Output (times vary)"
-# A measured ratio or share: `2.3x`, `0.97x`, `41%`, `-3%`. Only these may vary in a timed output.
-_MEASURED = re.compile(r"-?\d+(?:\.\d+)?(?=x\b|%)")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_hooks"))
 
-_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
-# Any opening fence that names a Python-like language, however it is decorated. Closing fences
-# carry no info string, so every match is an opener.
+from page_blocks import (  # the site's hooks, found through the path above
+    PYTHON_LANGS,
+    Block,
+    PageError,
+    normalise_output,
+    pair_outputs,
+    parse_blocks,
+    same_output,
+)
+
+# The Python-like languages mktestdocs and the harness must agree on. Closing fences carry no
+# info string, so every match is an opener.
 _PYTHONISH = re.compile(
     r"^[ \t]*(?:`{3,}|~{3,})[ \t]*\{?[ \t]*\.?(?:python3?|py|pycon|ipython3?)\b", re.MULTILINE
 )
-_TITLE = re.compile(r"""title=["']([^"']*)["']""")
 _FUTURE_ANNOTATIONS = re.compile(r"^from __future__ import annotations$", re.MULTILINE)
-
-
-class PageError(AssertionError):
-    """A page whose code fails, is skipped, or shows output its code did not print."""
-
-
-@dataclass(frozen=True)
-class Block:
-    """One fenced block of an (expanded) page."""
-
-    lang: str
-    info: str
-    code: str
-    start: int  # 0-based index of the opening fence line
-    end: int  # 0-based index of the closing fence line
-
-    @property
-    def title(self) -> str | None:
-        match = _TITLE.search(self.info)
-        return match.group(1) if match else None
-
-    @property
-    def is_python(self) -> bool:
-        return self.lang in PYTHON_LANGS
-
-    @property
-    def is_output(self) -> bool:
-        return self.title in (OUTPUT_TITLE, TIMED_OUTPUT_TITLE)
-
-    @property
-    def is_timed(self) -> bool:
-        return self.title == TIMED_OUTPUT_TITLE
-
-
-def _lang(info: str) -> str:
-    if info.startswith("{"):
-        match = re.search(r"\.([\w+-]+)", info)
-        return match.group(1).lower() if match else ""
-    return info.split()[0].lower() if info.split() else ""
-
-
-def parse_blocks(text: str) -> list[Block]:
-    """All fenced blocks of `text`, dedented out of tabs and admonitions."""
-    lines = text.split("\n")
-    blocks, i = [], 0
-    while i < len(lines):
-        match = _FENCE_OPEN.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        indent, fence, info = match.group("indent", "fence", "info")
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-        j = i + 1
-        while j < len(lines) and not closing.match(lines[j]):
-            j += 1
-        if j == len(lines):
-            raise PageError(f"line {i + 1}: a {fence} fence is never closed")
-        body = [line.removeprefix(indent) for line in lines[i + 1 : j]]
-        code = "\n".join(body) + "\n"
-        blocks.append(Block(_lang(info), info, code, i, j))
-        i = j + 1
-    return blocks
 
 
 @functools.cache
@@ -132,30 +73,23 @@ def expand_snippets(text: str, config_file: Path) -> str:
     return "\n".join(preprocessor.run(text.split("\n")))
 
 
-def _normalise(output: str) -> str:
-    return "\n".join(line.rstrip() for line in output.strip("\n").split("\n"))
-
-
-def _mask_measured(output: str) -> str:
-    """`output` with every measured ratio and share replaced by one placeholder."""
-    return _MEASURED.sub("<measured>", output)
-
-
-def _pair_outputs(blocks: list[Block], lines: list[str]) -> dict[int, Block]:
-    """Map each Python block's index to the output block shown right after it."""
-    shown: dict[int, Block] = {}
-    for k, block in enumerate(blocks):
-        if not block.is_output:
-            continue
-        previous = blocks[k - 1] if k else None
-        between = lines[previous.end + 1 : block.start] if previous else []
-        if previous is None or not previous.is_python or any(s.strip() for s in between):
-            raise PageError(
-                f"line {block.start + 1}: an `{OUTPUT_TITLE}` block must follow a Python block "
-                "directly (blank lines only in between)"
-            )
-        shown[k - 1] = block
-    return shown
+def check_output(name: str, block: Block, shown: Block, printed: str) -> None:
+    """Fail unless `printed`, what `block` printed, is what the page shows under it."""
+    if same_output(shown, printed):
+        return
+    diff = "\n".join(
+        difflib.unified_diff(
+            normalise_output(shown.code).split("\n"),
+            normalise_output(printed).split("\n"),
+            "shown on the page",
+            "printed by the code",
+            lineterm="",
+        )
+    )
+    raise PageError(
+        f"{name}: the output shown at line {shown.start + 1} is not what the block at line "
+        f"{block.start + 1} printed:\n{diff}"
+    )
 
 
 def check_every_python_block_runs(text: str, blocks: list[Block]) -> None:
@@ -188,7 +122,7 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
     """Run every Python block of expanded Markdown `text`; return (block, printed) pairs."""
     blocks = parse_blocks(text)
     check_every_python_block_runs(text, blocks)
-    shown = _pair_outputs(blocks, text.split("\n"))
+    shown = pair_outputs(blocks, text.split("\n"))
 
     module_name = "flaxguide_page_" + re.sub(r"\W", "_", name)
     module = types.ModuleType(module_name)
@@ -222,25 +156,7 @@ def run_markdown(text: str, *, name: str = "page") -> list[tuple[Block, str]]:
                 ) from err
             printed = stdout.getvalue()
             if k in shown:
-                expected, actual = _normalise(shown[k].code), _normalise(printed)
-                if shown[k].is_timed:
-                    same = _mask_measured(expected) == _mask_measured(actual)
-                else:
-                    same = expected == actual
-                if not same:
-                    diff = "\n".join(
-                        difflib.unified_diff(
-                            expected.split("\n"),
-                            actual.split("\n"),
-                            "shown on the page",
-                            "printed by the code",
-                            lineterm="",
-                        )
-                    )
-                    raise PageError(
-                        f"{name}: the output shown at line {shown[k].start + 1} is not what the "
-                        f"block at line {block.start + 1} printed:\n{diff}"
-                    )
+                check_output(name, block, shown[k], printed)
             results.append((block, printed))
     finally:
         sys.modules.pop(module_name, None)
@@ -252,6 +168,90 @@ def run_page(page: Path, config_file: Path) -> list[tuple[Block, str]]:
     """Expand and run one page of the site."""
     text = expand_snippets(page.read_text(encoding="utf-8"), config_file)
     return run_markdown(text, name=str(page))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The tests' own first cell, never part of a reader's notebook: the strict settings every test
+# runs under (tests/conftest.py and pytest's `filterwarnings = error`).
+STRICT_CELL = """\
+import warnings
+
+import jax
+
+warnings.simplefilter("error")
+# ...for the page's code and the libraries it calls, not for the kernel that runs it.
+warnings.filterwarnings("default", module=r"(ipykernel|jupyter_client|IPython|zmq|tornado)\\b")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+"""
+
+
+def run_notebook(page: Path, config_file: Path, *, timeout: int = 900) -> list[dict]:
+    """Run `page`'s chapter notebook in a fresh Jupyter kernel; hold it to the page's outputs.
+
+    The notebook is the one the site offers for download, set-up cell included (which finds
+    this environment already set up), run from an empty folder as "Run all" runs it for a
+    reader. Each code cell must print what the page shows under its block, and show nothing
+    the page does not, but for the figures it draws. Returns the executed cells.
+    """
+    import nbformat
+    from locked import locked_versions
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from notebooks import chapter_notebook, code_cell, records_read, setup_cell
+    from page_blocks import devices_wanted
+
+    text = expand_snippets(page.read_text(encoding="utf-8"), config_file)
+    blocks = parse_blocks(text)
+    check_every_python_block_runs(text, blocks)
+    shown = pair_outputs(blocks, text.split("\n"))
+    setup = setup_cell(locked_versions(), "", devices_wanted(text))
+    root = Path(__file__).resolve().parents[1]
+    notebook = chapter_notebook(text, setup=setup, intro="", records=records_read(text, root))
+    # Right after the set-up cell, which must run before anything imports jax (fake devices).
+    after_setup = next(k for k, c in enumerate(notebook["cells"]) if c["cell_type"] == "code") + 1
+    notebook["cells"].insert(after_setup, code_cell(STRICT_CELL))
+    with tempfile.TemporaryDirectory(prefix="flaxguide-notebook-") as folder:
+        client = NotebookClient(
+            nbformat.from_dict(notebook),
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": folder}},
+        )
+        try:
+            executed = client.execute()
+        except CellExecutionError as err:
+            raise PageError(f"{page}: {_failed_cell(client.nb)}\n{err}") from err
+    cells = [c for c in executed.cells if c.cell_type == "code" and "flaxguide" in c.metadata]
+    python = [(k, block) for k, block in enumerate(blocks) if block.is_python]
+    for cell, (k, block) in zip(cells, python, strict=True):
+        # In a notebook JAX prints jaxprs in colour; the page shows the same text without it.
+        printed = _ANSI.sub("", "".join(o.text for o in cell.outputs if o.get("name") == "stdout"))
+        # A figure the block draws is shown in the notebook (matplotlib's inline backend), as a
+        # reader expects; a value the page does not print is not.
+        other = [o.output_type for o in cell.outputs if not _printed_or_figure(o)]
+        if other:
+            raise PageError(
+                f"{page}: the block at line {block.start + 1} shows {other} in the notebook, "
+                "which the page does not: end it with a statement, not a value"
+            )
+        if k in shown:
+            check_output(str(page), block, shown[k], printed)
+    return executed.cells
+
+
+def _printed_or_figure(output) -> bool:
+    return output.output_type == "stream" or (
+        output.output_type == "display_data" and "image/png" in output.get("data", {})
+    )
+
+
+def _failed_cell(notebook) -> str:
+    """Where a notebook run stopped: the page line of the first cell with an error."""
+    for cell in notebook.cells:
+        if any(o.output_type == "error" for o in cell.get("outputs", [])):
+            line = cell.metadata.get("flaxguide", {}).get("line")
+            return f"the block at line {line} raised" if line else "the set-up cell raised"
+    return "the notebook stopped"
 
 
 def report(pages: list[Path], config_file: Path) -> int:
@@ -280,17 +280,7 @@ if __name__ == "__main__":
     cli.add_argument("pages", type=Path, nargs="+")
     cli.add_argument("--config", type=Path, default=Path("mkdocs.yml"))
     cli.add_argument("--report", action="store_true", help="only say which pages changed")
-    cli.add_argument(
-        "--check", action="store_true", help="run the pages as the tests do; exit 1 on a failure"
-    )
     args = cli.parse_args()
-    if args.check:  # the test suite's way, for a page that needs a process of its own
-        import jax
-
-        jax.config.update("jax_numpy_rank_promotion", "raise")  # as tests/conftest.py sets it
-        for page in args.pages:
-            run_page(page, args.config)  # a PageError ends the process with status 1
-        sys.exit(0)
     if args.report:
         sys.exit(1 if report(args.pages, args.config) else 0)
     for page in args.pages:

@@ -27,19 +27,6 @@ from docs_harness import Block, PageError, expand_snippets, parse_blocks
 from exercise_mutants import MUTANTS
 from reading import FOLDED, indent
 
-# The chapters, by page, with the number their exercises carry.
-CHAPTERS = {
-    "training-loop.md": "1",
-    "flax-modules.md": "2",
-    "optax.md": "3",
-    "linen-and-nnx.md": "3b",
-    "cvae.md": "4",
-    "beyond.md": "5",
-    "finetuning.md": "5b",
-    "checkpoints.md": "5c",
-    "debugging.md": "6",
-    "many-devices.md": "7",
-}
 _ID = re.compile(r"^(Check|Solution) (\w+\.\d+)$")
 
 

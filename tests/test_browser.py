@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 from browser import narrow_problems_on, problems_on
 from conftest import MKDOCS_YML
-from exercises import CHAPTERS
+from page_blocks import CHAPTERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:

@@ -5,13 +5,13 @@ import subprocess
 import sys
 
 import exercises
+import page_blocks  # docs/_hooks, on the path docs_harness sets
 import pytest
 from conftest import DOCS, MKDOCS_YML, ROOT
 from docs_harness import PageError
 from exercise_mutants import MUTANTS
-from test_docs import DEVICES
 
-CHAPTERS = sorted(exercises.CHAPTERS)
+CHAPTERS = sorted(page_blocks.CHAPTERS)
 
 
 def exercises_of(name: str) -> list[exercises.Exercise]:
@@ -23,7 +23,7 @@ def exercises_of(name: str) -> list[exercises.Exercise]:
 def test_every_chapter_has_two_or_three_exercises(name):
     ids = [exercise.id for exercise in exercises_of(name)]
     assert 2 <= len(ids) <= 3, (name, ids)
-    number = exercises.CHAPTERS[name]
+    number = page_blocks.CHAPTERS[name]
     assert ids == [f"{number}.{k}" for k in range(1, len(ids) + 1)], ids
 
 
@@ -31,11 +31,11 @@ def test_every_chapter_has_two_or_three_exercises(name):
 def test_solutions_pass_and_wrong_answers_fail(name, monkeypatch):
     monkeypatch.chdir(ROOT)
     page = DOCS / name
-    wanted = DEVICES.search(page.read_text())
+    wanted = page_blocks.devices_wanted(page.read_text())
     if wanted is None:
         assert exercises.check_page(page, MKDOCS_YML)
         return
-    env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={wanted[1]}"}
+    env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={wanted}"}
     done = subprocess.run(
         [sys.executable, "-W", "error", str(ROOT / "tests" / "exercises.py"), str(page)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,

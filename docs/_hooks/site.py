@@ -24,6 +24,7 @@ import tomllib
 from pathlib import Path
 
 import markdown as md
+from locked import LOCK, locked_versions, normalized  # noqa: F401  (tests read them here)
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 from reading import CODE_LINES_PER_MINUTE, PROSE_WORDS_PER_MINUTE, main_line
@@ -39,22 +40,9 @@ READING_MARKER = "<!-- reading-time -->"
 FAULT_CASES = ROOT / "tests" / "fault_cases.py"
 MANIFEST = ROOT / "docs" / "figures" / "manifest.json"
 BENCH = ROOT / "docs" / "figures" / "bench.json"
-LOCK = ROOT / "requirements.lock"
 PYPROJECT = ROOT / "pyproject.toml"
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "torch", "torchvision")
-# `name==version` at the start of a line of a lock that `uv export` wrote.
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)", re.MULTILINE)
 PYTHON_CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)")
-
-
-def normalized(name: str) -> str:
-    """A package name as PEP 503 compares them: `Orbax_Checkpoint` is `orbax-checkpoint`."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def locked_versions(lock: Path = LOCK) -> dict[str, str]:
-    """The pins of a requirements lock, by normalized package name."""
-    return {normalized(name): version for name, version in PIN.findall(lock.read_text())}
 
 
 def tested_pythons(pyproject: Path = PYPROJECT) -> list[str]:
