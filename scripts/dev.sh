@@ -146,8 +146,6 @@ case "${1:-}" in
   setup) setup ;;
   serve)
     setup_site
-    # The site environment has no jax to execute the notebook with: it is shown as committed.
-    export FLAXGUIDE_RUN_NOTEBOOKS=false
     exec "$site_venv/bin/mkdocs" serve --dev-addr 127.0.0.1:8000
     ;;
   test)

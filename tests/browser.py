@@ -15,7 +15,7 @@ PAGE_PROBLEMS_JS = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode;
-    if (node.parentElement.closest('pre, code, script, style, .katex, .jp-InputArea')) continue;
+    if (node.parentElement.closest('pre, code, script, style, .katex')) continue;
     const text = node.textContent;
     for (const raw of ['$$', '\\\\(', '\\\\[']) {
       if (text.includes(raw)) problems.push(`raw maths ${raw} in: ${text.trim().slice(0, 60)}`);
@@ -26,7 +26,6 @@ PAGE_PROBLEMS_JS = """() => {
       problems.push(`maths not rendered: ${el.textContent.slice(0, 60)}`);
   }
   for (const pre of document.querySelectorAll('.md-content pre')) {
-    if (pre.closest('.jp-Cell')) continue;  // notebook cells: mkdocs-jupyter draws its own
     if (pre.closest('.linenodiv, .linenos')) continue;  // the line numbers beside source code
     const block = pre.closest('.highlight') || pre;
     const button = block.querySelector('.md-code__button, .md-clipboard');

@@ -29,6 +29,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MKDOCS_YML = ROOT / "mkdocs.yml"
+# The repository address the tests' site build is given (the site workflow gives the real one).
+REPO_URL = "https://github.com/flaxguide-tests/flaxguide"
 
 
 @pytest.fixture(scope="session")
@@ -89,41 +91,15 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 
 
 @pytest.fixture(scope="session")
-def executed_notebook(tmp_path_factory, mnist_mirror) -> Path:
-    """`docs/notebook.ipynb` run end to end in a fresh kernel, from a folder of its own.
-
-    Run once per test run, as a downloaded copy would run: the install cell finds the package
-    installed and does nothing. `test_notebook` checks its outputs; the site build shows them.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-
-    def run(folder: Path) -> None:
-        notebook = nbformat.read(DOCS / "notebook.ipynb", as_version=4)
-        with pytest.MonkeyPatch.context() as mp:  # the kernel inherits this environment
-            mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(mnist_mirror))
-            mp.setenv("FLAXGUIDE_DATA", str(folder / "data"))
-            resources = {"metadata": {"path": folder}}
-            NotebookClient(notebook, timeout=600, resources=resources).execute()
-        nbformat.write(notebook, folder / "notebook.ipynb")
-
-    return built_once(tmp_path_factory, "notebook", run) / "notebook.ipynb"
-
-
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory, executed_notebook) -> Path:
+def built_site(tmp_path_factory) -> Path:
     """The site, built once per test run by `mkdocs build --strict`, for the site and browser
-    tests: from a copy of `docs/` whose notebook is the executed one."""
+    tests, as the site workflow builds it: with a repository's address (`REPO_URL`), so that
+    the links that need one are there to check."""
 
     def build(folder: Path) -> None:
-        docs = folder / "docs"
-        shutil.copytree(DOCS, docs)
-        shutil.copy(executed_notebook, docs / "notebook.ipynb")
-        # The notebook already holds its outputs: the build shows them rather than running it.
-        env = os.environ | {"FLAXGUIDE_RUN_NOTEBOOKS": "false"}
-        script = [sys.executable, str(ROOT / "tests" / "site_build.py"), str(MKDOCS_YML)]
+        env = os.environ | {"FLAXGUIDE_REPO_URL": REPO_URL}
         done = subprocess.run(
-            [*script, str(docs), str(folder / "site")],
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", folder / "site"],
             cwd=ROOT, capture_output=True, text=True, env=env,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]

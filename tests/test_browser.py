@@ -14,11 +14,13 @@ import shutil
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
+import nbformat
 import pytest
 from browser import narrow_problems_on, problems_on
-from conftest import MKDOCS_YML
+from conftest import DOCS, MKDOCS_YML, REPO_URL
+from docs_harness import expand_snippets, parse_blocks
 from page_blocks import CHAPTERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -61,7 +63,8 @@ def serve(folder: Path):
 
 @pytest.fixture(scope="module")
 def site(built_site):
-    """The session's site (conftest.py: built strictly, the notebook executed), served locally."""
+    """The session's site (conftest.py: built strictly, with a repository's address), served
+    locally."""
     server, url = serve(built_site)
     yield built_site, url
     server.shutdown()
@@ -202,29 +205,84 @@ def test_search_finds_api_names(search_page, term, expected):
     assert expected in pages[:5], pages
 
 
-def test_the_notebook_holds_its_figures_and_no_stderr(site, browser):
-    visit = Visit(browser, site[1] + "/notebook/")
+CHAPTER_LINKS = """() => [...document.querySelectorAll('.chapter-actions a')].map(a => ({
+  text: a.textContent.trim(), href: a.href, download: a.getAttribute('download'),
+  visible: a.getBoundingClientRect().width > 0 &&
+    a.getBoundingClientRect().right <= document.documentElement.clientWidth,
+}))"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_every_chapter_offers_colab_its_notebook_its_source_and_a_report(
+    site, browser, chapter, width
+):
+    stem = chapter.removesuffix(".md")
+    visit = Visit(browser, f"{site[1]}/{stem}/", width=width)
     try:
-        counts = visit.page.evaluate(
-            """() => {
-              const cells = [...document.querySelectorAll('.jp-CodeCell')];
-              const plotting = cells.filter(c => /plt\\.show|_rows\\(|style_transfer\\(/
-                .test(c.querySelector('.jp-InputArea').textContent));
-              return {
-                plotting: plotting.length,
-                withImage: plotting.filter(c => c.querySelector('.jp-OutputArea img')).length,
-                stderr: document.querySelectorAll(
-                  '[data-mime-type="application/vnd.jupyter.stderr"]').length,
-                download: [...document.querySelectorAll('a[href$=".ipynb"]')].length,
-              };
-            }"""
+        links = {link["text"]: link for link in visit.page.evaluate(CHAPTER_LINKS)}
+        assert list(links) == [
+            "Run in Colab", "Download notebook", "View source", "Report a problem with this page"
+        ]  # fmt: skip
+        assert all(link["visible"] for link in links.values()), links
+        owner_repo = urlparse(REPO_URL).path.strip("/")
+        assert links["Run in Colab"]["href"] == (
+            f"https://colab.research.google.com/github/{owner_repo}/blob/notebooks/{stem}.ipynb"
         )
-        assert counts["plotting"] > 0
-        assert counts["withImage"] == counts["plotting"], counts
-        assert counts["stderr"] == 0, counts
-        assert counts["download"] >= 1, counts
+        assert re.fullmatch(
+            rf"{REPO_URL}/blob/[0-9a-f]{{40}}/docs/{chapter}", links["View source"]["href"]
+        ), links["View source"]["href"]
+        report = urlparse(links["Report a problem with this page"]["href"])
+        title = visit.page.eval_on_selector(
+            "h1",
+            "h => h.firstChild.textContent.trim()",  # the title, not its permalink mark
+        )
+        assert report.geturl().startswith(f"{REPO_URL}/issues/new?")
+        assert parse_qs(report.query)["title"] == [f"{title}: "]
+        download = links["Download notebook"]
+        assert download["href"] == f"{site[1]}/notebooks/{stem}.ipynb"
+        assert download["download"] == f"{stem}.ipynb"
+        # The file the button gives, fetched by the page itself (same site, nothing else).
+        text = visit.page.evaluate("url => fetch(url).then(r => r.text())", download["href"])
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+        code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+        page = expand_snippets((DOCS / chapter).read_text(encoding="utf-8"), MKDOCS_YML)
+        for block in parse_blocks(page):
+            if block.is_python:
+                assert block.code.rstrip("\n") in code
+        assert visit.failures == []
     finally:
         visit.close()
+
+
+def test_a_site_without_a_repository_offers_only_what_works_without_one():
+    import downloads
+
+    class Page:
+        url = "cvae/"
+
+        class file:
+            src_uri = "cvae.md"
+
+    config = {"repo_url": None, "site_url": None, "extra": {"notebooks_branch": "notebooks"}}
+    row = downloads.actions(Page, "4. A class-conditioned VAE on MNIST", config)
+    assert re.findall(r">([^<]+)</a>", row) == ["Download notebook", "View source"]
+    assert 'href="../notebooks/cvae.ipynb"' in row and 'href="../cvae.md"' in row
+    assert "git clone" not in downloads.clone_commands(None)
+    assert downloads.clone_commands(REPO_URL + "/") == (
+        f"git clone {REPO_URL}.git flaxguide\ncd flaxguide"
+    )
+
+
+def test_the_site_publishes_its_pages_as_markdown_and_an_llms_txt(site):
+    folder = site[0]
+    index = (folder / "llms.txt").read_text()
+    listed = re.findall(r"^- \[[^\]]+\]\(([\w-]+\.md)\)$", index, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(page.name for page in DOCS.glob("*.md"))
+    assert listed[: len(CHAPTERS)] == list(CHAPTERS)  # chapters first, in order
+    optax = (folder / "optax.md").read_text()
+    assert "--8<--" not in optax and "def clip_by_running_norm" in optax  # snippets expanded
 
 
 def figure_pages(out: Path) -> list[str]:

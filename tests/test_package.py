@@ -3,7 +3,6 @@ snippet region is shown on some page, and the API reference follows the public A
 
 import ast
 import importlib
-import json
 import re
 import subprocess
 import sys
@@ -88,10 +87,7 @@ def test_the_api_reference_follows_the_public_api():
 
 
 def pages_text() -> str:
-    texts = [p.read_text() for p in DOCS.rglob("*.md")]
-    notebook = json.loads((DOCS / "notebook.ipynb").read_text())
-    texts += ["".join(cell["source"]) for cell in notebook["cells"]]
-    return "\n".join(texts)
+    return "\n".join(p.read_text() for p in DOCS.rglob("*.md"))
 
 
 REGION = re.compile(r"--8<-- \[start:(\w+)\]")

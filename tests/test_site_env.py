@@ -58,7 +58,7 @@ def test_the_site_lock_pins_what_the_full_lock_pins():
 def test_the_site_lock_holds_every_package_the_site_group_names():
     group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["site"]
     named = {site_hook.normalized(re.match(r"[A-Za-z0-9_.-]+", req)[0]) for req in group}
-    assert {"mkdocs", "mkdocs-material", "mkdocs-jupyter", "mkdocstrings"} <= named
+    assert {"mkdocs", "mkdocs-material", "mkdocstrings", "pymdown-extensions"} <= named
     site = site_hook.locked_versions(SITE_LOCK)
     assert sorted(named - site.keys()) == []
     assert "mkdocstrings-python" in site  # the handler that mkdocstrings[python] asks for

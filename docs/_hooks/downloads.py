@@ -5,7 +5,7 @@
 - `<page>.md` for every page, its embedded code expanded, and `llms.txt` listing them: the
   pages as reading tools and language models take them.
 - At the top of each chapter: Run in Colab, Download notebook, View source, and Report a
-  problem with this page.
+  problem with this page; on the landing page, "Run it yourself" starts with `git clone`.
 
 The repository's address is configuration: `repo_url` in mkdocs.yml, read from the environment
 variable `FLAXGUIDE_REPO_URL`, which the site workflow sets. Without it, the buttons that need
@@ -31,6 +31,7 @@ from page_blocks import CHAPTERS, devices_wanted
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = re.compile(r"^https://github\.com/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
 _H1 = re.compile(r"^# .+$", re.MULTILINE)
+CLONE_MARKER = "<!-- clone -->"
 
 
 def expand(text: str, config) -> str:
@@ -82,8 +83,8 @@ def issue_url(repo_url: str, title: str, page_url: str) -> str:
     return f"{repo_url.rstrip('/')}/issues/new?{query}"
 
 
-def actions(page, config) -> str:
-    """The row of links at the top of a chapter."""
+def actions(page, title: str, config) -> str:
+    """The row of links at the top of a chapter whose heading is `title`."""
     up = "../" * page.url.count("/")  # from the page's folder to the site's root
     chapter = page.file.src_uri
     notebook = Path(chapter).with_suffix(".ipynb").name
@@ -104,7 +105,7 @@ def actions(page, config) -> str:
     ]
     if repo_url:
         page_url = (config["site_url"] or "") + page.url
-        report = issue_url(repo_url, page.title or chapter, page_url or chapter)
+        report = issue_url(repo_url, title, page_url or chapter)
         anchors.append(
             f'<a class="chapter-report" href="{report}">Report a problem with this page</a>'
         )
@@ -115,13 +116,23 @@ def actions(page, config) -> str:
     )
 
 
+def clone_commands(repo_url: str | None) -> str:
+    """The first lines of "Run it yourself": a clone of the repository, and into it."""
+    if not repo_url:
+        return "cd flaxguide                # a clone of this site's repository"
+    address = repo_url.rstrip("/").removesuffix(".git") + ".git"
+    return f"git clone {address} flaxguide\ncd flaxguide"
+
+
 def on_page_markdown(markdown, page, config, files):
+    if CLONE_MARKER in markdown:
+        markdown = markdown.replace(CLONE_MARKER, clone_commands(config["repo_url"]))
     if page.file.src_uri not in CHAPTERS:
         return markdown
     title = _H1.search(markdown)
     if title is None:
         return markdown
-    row = actions(page, config)
+    row = actions(page, title.group(0)[2:].strip(), config)
     return markdown[: title.end()] + "\n\n" + row + "\n" + markdown[title.end() :]
 
 
