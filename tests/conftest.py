@@ -29,8 +29,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MKDOCS_YML = ROOT / "mkdocs.yml"
-# The repository address the tests' site build is given (the site workflow gives the real one).
+# The addresses the tests' site build is given, of the form the site workflow gives: a GitHub
+# repository, and its project site under a subpath, as GitHub Pages serves one.
 REPO_URL = "https://github.com/flaxguide-tests/flaxguide"
+SITE_URL = "https://flaxguide-tests.github.io/flaxguide/"
 
 
 @pytest.fixture(scope="session")
@@ -93,11 +95,11 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
     """The site, built once per test run by `mkdocs build --strict`, for the site and browser
-    tests, as the site workflow builds it: with a repository's address (`REPO_URL`), so that
-    the links that need one are there to check."""
+    tests, as the site workflow builds it: with a repository's and a site's address, so that
+    the links that need them are there to check."""
 
     def build(folder: Path) -> None:
-        env = os.environ | {"FLAXGUIDE_REPO_URL": REPO_URL}
+        env = os.environ | {"FLAXGUIDE_REPO_URL": REPO_URL, "FLAXGUIDE_SITE_URL": SITE_URL}
         done = subprocess.run(
             [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", folder / "site"],
             cwd=ROOT, capture_output=True, text=True, env=env,

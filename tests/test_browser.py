@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import nbformat
 import pytest
 from browser import narrow_problems_on, problems_on
-from conftest import DOCS, MKDOCS_YML, REPO_URL
+from conftest import DOCS, MKDOCS_YML, REPO_URL, SITE_URL
 from docs_harness import expand_snippets, parse_blocks
 from page_blocks import CHAPTERS
 
@@ -205,6 +205,80 @@ def test_search_finds_api_names(search_page, term, expected):
     assert expected in pages[:5], pages
 
 
+NAMES = """() => ({
+  h1: document.querySelector('.md-content h1').firstChild.textContent.trim(),
+  title: document.title,
+  nav: [...document.querySelectorAll('.md-sidebar--primary a.md-nav__link--active')]
+    .map(a => a.textContent.trim()),
+  tabs: [...document.querySelectorAll('.tabbed-labels')]
+    .map(group => [...group.querySelectorAll('label')].map(label => label.textContent.trim())),
+})"""
+# Within a group of tabs, the JAX side comes first and PyTorch, the reader's old friend, last.
+TAB_ORDER = ["JAX", "Optax", "Flax + Optax", "Linen", "NNX", "PyTorch"]
+
+
+@pytest.mark.parametrize("path", [path for path in PATHS if path != "/"])
+def test_a_page_is_called_one_name_and_its_tabs_keep_one_order(site, browser, path):
+    visit = Visit(browser, site[1] + path)
+    try:
+        names = visit.page.evaluate(NAMES)
+        # The heading, the navigation (and so the previous page's "Next") and the window title.
+        assert names["nav"] == [names["h1"]], names
+        assert names["title"].startswith(names["h1"] + " - "), names
+        for labels in names["tabs"]:
+            assert all(label in TAB_ORDER for label in labels), labels
+            assert labels == sorted(labels, key=TAB_ORDER.index), labels
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_katex_loads_only_where_there_is_maths(site, browser, path):
+    visit = Visit(browser, site[1] + path)
+    try:
+        maths = visit.page.evaluate("() => document.querySelectorAll('.arithmatex').length")
+        katex = visit.page.evaluate(
+            "() => performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(name => /katex/.test(name))"
+        )
+        if maths:
+            assert any(name.endswith("katex.min.js") for name in katex), katex
+        else:
+            assert katex == [], katex
+    finally:
+        visit.close()
+
+
+LANDING = """() => {
+  const content = document.querySelector('.md-content');
+  const table = content.querySelector('table');
+  const pitch = [...content.querySelectorAll('p')].find(p => /know PyTorch/.test(p.textContent));
+  const start = [...content.querySelectorAll('a')]
+    .find(a => a.pathname.endsWith('/training-loop/'));
+  const follows = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {
+    h1: content.querySelector('h1').firstChild.textContent.trim(),
+    pitchBeforeTables: !!pitch && follows(pitch, table),
+    startBeforeTables: !!start && follows(start, table),
+    startTop: start ? start.getBoundingClientRect().top : null,
+    rowNames: [...content.querySelectorAll('tr td:first-child')].map(td => td.textContent.trim()),
+  };
+}"""
+
+
+def test_the_landing_page_says_what_the_guide_is_and_where_to_start_before_any_table(site, browser):
+    visit = Visit(browser, site[1] + "/")
+    try:
+        landing = visit.page.evaluate(LANDING)
+        assert landing["h1"] != "flaxguide", landing  # a sentence, not the package's name
+        assert landing["pitchBeforeTables"] and landing["startBeforeTables"], landing
+        assert landing["startTop"] < 900, landing  # on the first screen at 1280 x 900
+        raw_keys = [name for name in landing["rowNames"] if re.search(r"[a-z]_[a-z]", name)]
+        assert raw_keys == [], raw_keys  # measures named in words, not as manifest keys
+    finally:
+        visit.close()
+
+
 CHAPTER_LINKS = """() => [...document.querySelectorAll('.chapter-actions a')].map(a => ({
   text: a.textContent.trim(), href: a.href, download: a.getAttribute('download'),
   visible: a.getBoundingClientRect().width > 0 &&
@@ -278,7 +352,9 @@ def test_a_site_without_a_repository_offers_only_what_works_without_one():
 def test_the_site_publishes_its_pages_as_markdown_and_an_llms_txt(site):
     folder = site[0]
     index = (folder / "llms.txt").read_text()
-    listed = re.findall(r"^- \[[^\]]+\]\(([\w-]+\.md)\)$", index, flags=re.MULTILINE)
+    listed = re.findall(
+        rf"^- \[[^\]]+\]\({re.escape(SITE_URL)}([\w-]+\.md)\)$", index, flags=re.MULTILINE
+    )
     assert sorted(listed) == sorted(page.name for page in DOCS.glob("*.md"))
     assert listed[: len(CHAPTERS)] == list(CHAPTERS)  # chapters first, in order
     optax = (folder / "optax.md").read_text()
@@ -345,15 +421,20 @@ def parse(path: Path) -> Links:
 
 def test_every_internal_link_and_anchor_resolves(site):
     out = site[0]
+    subpath = urlparse(SITE_URL).path  # where the site lives on its host: /flaxguide/
     broken = []
     for page in sorted(out.rglob("*.html")):
         base = "/" + page.relative_to(out).as_posix()
         for href in parse(page).hrefs:
-            target = urlparse(urljoin(base, href))
+            # The site's own address, whole or from its host's root (404.html), is the site.
+            target = urlparse(urljoin(base, href.replace(SITE_URL, subpath, 1)))
             if target.scheme or target.netloc or href.startswith(("mailto:", "javascript:")):
                 continue
-            file = out / target.path.lstrip("/")
-            if target.path.endswith("/") or file.is_dir():
+            path = target.path
+            if path.startswith(subpath):
+                path = "/" + path.removeprefix(subpath)
+            file = out / path.lstrip("/")
+            if path.endswith("/") or file.is_dir():
                 file = file / "index.html"
             if not file.is_file():
                 broken.append(f"{base}: {href} (no {file.relative_to(out)})")

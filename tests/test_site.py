@@ -5,7 +5,7 @@ import re
 from importlib import metadata
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SITE_URL
 
 # Attributes whose URL a browser fetches on its own (links a reader clicks are not requests).
 FETCHED = re.compile(
@@ -55,7 +55,9 @@ def test_maths_is_rendered_by_the_sites_own_katex(site):
 def test_no_page_fetches_from_another_host(site):
     offenders = []
     for page in site.rglob("*.html"):
-        for url in FETCHED.findall(page.read_text()):
+        # The canonical address names the page, for search engines; a browser fetches nothing.
+        html = re.sub(r'<link rel="canonical"[^>]*>', "", page.read_text())
+        for url in FETCHED.findall(html):
             if re.match(r"(https?:)?//", url):
                 offenders.append(f"{page.relative_to(site)}: {url}")
     for sheet in site.rglob("*.css"):
@@ -95,3 +97,36 @@ def test_the_landing_page_leads_with_the_result(site):
     assert 0 < samples < numbers < chapters  # the samples, then the numbers, then the path
     assert f"<td>{manifest['metrics']['test_nelbo']:.2f} nats</td>" in html
     assert "examples/s" in html
+
+
+def test_the_site_knows_its_address_so_its_sitemap_and_404_page_work_under_a_subpath(site):
+    # Built with `site_url` (FLAXGUIDE_SITE_URL), as the site workflow builds it.
+    sitemap = (site / "sitemap.xml").read_text()
+    listed = re.findall(r"<loc>([^<]+)</loc>", sitemap)
+    folders = [page.relative_to(site).as_posix() for page in site.rglob("index.html")]
+    pages = [folder.removesuffix("index.html") for folder in folders]
+    assert sorted(listed) == sorted(SITE_URL + page for page in pages)
+    # GitHub Pages serves 404.html for any missing path, at any depth: its assets must be
+    # addressed from the site's root under its subpath, not relative to the missing page.
+    missing = (site / "404.html").read_text()
+    subpath = re.sub(r"^https://[^/]+", "", SITE_URL)
+    assets = FETCHED.findall(missing)
+    assert assets and all(url.startswith(subpath) for url in assets if "://" not in url), assets
+
+
+def test_the_reference_names_every_field_of_config_and_presets_in_words(site):
+    import dataclasses
+
+    from flaxguide.config import Config
+
+    html = (site / "reference" / "index.html").read_text()
+    config = html.split('id="flaxguide.config.Config"')[1].split(
+        'id="flaxguide.config.ConfigError"'
+    )[0]
+    attributes = config.split("Attributes:")[1].split("</table>")[0]
+    described = set(
+        re.findall(r'<tr class="doc-section-item">\s*<td><code><span[^>]*>(\w+)<', attributes)
+    )
+    assert described >= {field.name for field in dataclasses.fields(Config)}, described
+    presets = html.split('id="flaxguide.config.PRESETS"')[1].split("</h3>")[0]
+    assert "Config(" not in presets  # the heading is the name, not the whole value

@@ -1,7 +1,8 @@
 """Site build hooks.
 
 - Serve KaTeX from the site itself: its files come from the npm registry (`npm ci`), never a CDN,
-  so pages work offline and send no request to third parties.
+  so pages work offline and send no request to third parties; and load it only on the pages
+  that have maths (273 KB the others do not need).
 - Fill the `<!-- versions -->` marker with the versions the pages are executed with: the pins of
   `requirements.lock` and the Pythons of pyproject.toml's classifiers, never typed by hand. They
   are read from the files, not from the installed packages: `serve` builds the site in an
@@ -87,18 +88,18 @@ def metrics_table() -> str:
         ("trained for", "{epochs} epochs, KL weight {kl_weight}".format(**run["config"])),
         ("device", f"{run['device']['platform']} ({run['device']['kind']})"),
         ("trained", f"{run['date']} at commit `{(run['commit'] or 'unknown')[:10]}`"),
-        ("`test_nelbo`", f"{metrics['test_nelbo']:.2f} nats"),
+        ("test negative ELBO", f"{metrics['test_nelbo']:.2f} nats"),
     ]
     if "test_nll" in metrics:  # a binarised run: a likelihood, comparable with the literature
         k = 10 * metrics["nll_samples_per_class"] + metrics.get("nll_judged_class_samples", 0)
         rows += [
-            ("`test_nll`", f"{metrics['test_nll']:.2f} nats (-log p(x), {k:,} samples/image)"),
-            ("`test_nll_conditional`", f"{metrics['test_nll_conditional']:.2f} nats"),
+            ("test -log p(x)", f"{metrics['test_nll']:.2f} nats ({k:,} samples per image)"),
+            ("test -log p(x | c), class given", f"{metrics['test_nll_conditional']:.2f} nats"),
             ("pixels", f"binarised (test set with seed {metrics['test_binarization_seed']})"),
         ]
     rows += [
-        ("`conditional_accuracy`", f"{metrics['conditional_accuracy']:.2%}"),
-        ("`classifier_test_accuracy`", f"{metrics['classifier_test_accuracy']:.2%}"),
+        ("samples read as the digit asked for", f"{metrics['conditional_accuracy']:.2%}"),
+        ("the judging classifier's test accuracy", f"{metrics['classifier_test_accuracy']:.2%}"),
         ("training time", f"{metrics['train_seconds'] / 60:.1f} min"),
     ]
     bench = json.loads(BENCH.read_text())
@@ -142,3 +143,22 @@ def on_page_markdown(markdown, page, config, files):
     if FAULTS_MARKER in markdown:
         markdown = markdown.replace(FAULTS_MARKER, runpy.run_path(str(FAULT_CASES))["table"]())
     return markdown
+
+
+# KaTeX's files, in the order a page with maths loads them; the last renders the page's maths.
+KATEX_STYLESHEET = "assets/katex/katex.min.css"
+KATEX_SCRIPTS = (
+    "assets/katex/katex.min.js",
+    "assets/katex/contrib/auto-render.min.js",
+    "javascripts/katex.js",
+)
+
+
+def on_post_page(output, page, config):
+    if 'class="arithmatex"' not in output:  # what pymdownx.arithmatex wraps maths in
+        return output
+    up = "../" * page.url.count("/")  # from the page's folder to the site's root
+    stylesheet = f'<link rel="stylesheet" href="{up}{KATEX_STYLESHEET}">'
+    scripts = "".join(f'<script src="{up}{path}"></script>' for path in KATEX_SCRIPTS)
+    output = output.replace("</head>", stylesheet + "</head>", 1)
+    return output.replace("</body>", scripts + "</body>", 1)
