@@ -38,6 +38,10 @@ PAGE_PROBLEMS_JS = """() => {
     if (parseFloat(getComputedStyle(code).paddingRight) < button.offsetWidth)
       problems.push(`copy button over the text: ${pre.textContent.slice(0, 40)}`);
   }
+  // A table header cell with no text: a screen reader announces nothing for its column.
+  for (const th of document.querySelectorAll('.md-content th')) {
+    if (!th.textContent.trim()) problems.push('a table header cell without text');
+  }
   // Maths in a heading written as plain text, like f_θ.
   for (const h of document.querySelectorAll('.md-content h1, .md-content h2, .md-content h3')) {
     const prose = h.cloneNode(true);  // the heading without its code, where _ is fine
