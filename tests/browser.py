@@ -38,6 +38,11 @@ PAGE_PROBLEMS_JS = """() => {
     if (parseFloat(getComputedStyle(code).paddingRight) < button.offsetWidth)
       problems.push(`copy button over the text: ${pre.textContent.slice(0, 40)}`);
   }
+  // An equation wider than its column must be scrollable from the keyboard too.
+  for (const eq of document.querySelectorAll('.katex-display')) {
+    if (eq.scrollWidth > eq.clientWidth + 1 && eq.tabIndex < 0)
+      problems.push(`a wide equation the keyboard cannot scroll: ${eq.textContent.slice(0, 40)}`);
+  }
   // A table header cell with no text: a screen reader announces nothing for its column.
   for (const th of document.querySelectorAll('.md-content th')) {
     if (!th.textContent.trim()) problems.push('a table header cell without text');

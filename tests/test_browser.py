@@ -116,6 +116,11 @@ class Visit:
         self.context.close()
 
 
+WIDE_EQUATIONS = """() => [...document.querySelectorAll('.katex-display')]
+  .filter(equation => equation.scrollWidth > equation.clientWidth + 1)
+  .map(equation => equation.textContent.slice(0, 40))"""
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_every_page_loads_clean_and_fits_a_phone(site, browser, path):
     visit = Visit(browser, site[1] + path)
@@ -123,9 +128,11 @@ def test_every_page_loads_clean_and_fits_a_phone(site, browser, path):
         assert visit.failures == []
         assert problems_on(visit.page) == []
         assert narrow_problems_on(visit.page) == []  # wide equations scroll at 1280 px too
+        assert visit.page.evaluate(WIDE_EQUATIONS) == []  # at 1280 px, none is wider at all
         visit.page.set_viewport_size({"width": 390, "height": 844})
         visit.page.wait_for_timeout(300)  # the layout settles at the new width
         assert narrow_problems_on(visit.page) == []
+        assert problems_on(visit.page) == []  # among them: wide equations reachable by keyboard
     finally:
         visit.close()
 
@@ -451,6 +458,8 @@ BROKEN_PAGES = {
     "image": '<p>A figure: <img src="missing.png" alt="gone"></p>',
     "heading": "<h2>An interactive f_θ</h2>",
     "raw-maths": "<p>The loss is $$\\mathcal{L} = x$$ here.</p>",
+    "keyboard-unreachable": '<div class="katex-display" style="overflow-x: auto; width: 300px">'
+    '<span style="display: inline-block; width: 900px">a wide equation, no tabindex</span></div>',
     "empty-header": "<table><tr><th></th><th>yes</th></tr><tr><td>a</td><td>1</td></tr></table>",
     "overflow": '<div class="katex-display" style="overflow: visible; width: 300px">'
     '<span style="display: inline-block; width: 900px">a very wide equation</span></div>',
