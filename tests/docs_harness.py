@@ -30,13 +30,13 @@ import traceback
 import types
 from pathlib import Path
 
-import markdown
 import mktestdocs
 from mkdocs.config import load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_hooks"))
 
-from page_blocks import (  # the site's hooks, found through the path above
+import page_blocks
+from page_blocks import (
     PYTHON_LANGS,
     Block,
     PageError,
@@ -46,8 +46,8 @@ from page_blocks import (  # the site's hooks, found through the path above
     same_output,
 )
 
-# The Python-like languages mktestdocs and the harness must agree on. Closing fences carry no
-# info string, so every match is an opener.
+# Any opening fence that names a Python-like language, however it is decorated. Closing fences
+# carry no info string, so every match is an opener.
 _PYTHONISH = re.compile(
     r"^[ \t]*(?:`{3,}|~{3,})[ \t]*\{?[ \t]*\.?(?:python3?|py|pycon|ipython3?)\b", re.MULTILINE
 )
@@ -59,18 +59,9 @@ def _site_config(config_file: Path):
     return load_config(str(config_file))
 
 
-def markdown_for(config_file: Path) -> markdown.Markdown:
-    """A Markdown instance with the extensions and options of the site's `mkdocs.yml`."""
-    config = _site_config(Path(config_file).resolve())
-    return markdown.Markdown(
-        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
-    )
-
-
 def expand_snippets(text: str, config_file: Path) -> str:
     """Expand `--8<--` includes exactly as the site build does (missing ones raise)."""
-    preprocessor = markdown_for(config_file).preprocessors["snippet"]
-    return "\n".join(preprocessor.run(text.split("\n")))
+    return page_blocks.expand_snippets(text, _site_config(Path(config_file).resolve()))
 
 
 def check_output(name: str, block: Block, shown: Block, printed: str) -> None:

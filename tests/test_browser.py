@@ -353,7 +353,7 @@ def test_a_site_without_a_repository_offers_only_what_works_without_one():
     assert re.findall(r">([^<]+)</a>", row) == ["Download notebook", "View source"]
     assert 'href="../notebooks/cvae.ipynb"' in row and 'href="../cvae.md"' in row
     assert "git clone" not in downloads.clone_commands(None)
-    assert downloads.clone_commands(REPO_URL + "/") == (
+    assert downloads.clone_commands(downloads.repository({"repo_url": REPO_URL + ".git/"})) == (
         f"git clone {REPO_URL}.git flaxguide\ncd flaxguide"
     )
 

@@ -162,6 +162,8 @@ def test_gpu_without_its_cuda_plugin_is_not_set_up(setup: dict) -> None:
     assert plan == [["jax[cuda13]==0.12.0", *(f"{name}==0.12.0" for name in STACK[1:])]]
     with_plugin = {**versions, "jax-cuda13-plugin": "0.12.0"}.get
     assert setup["install_plan"](locked, "cuda13", "", with_plugin) == []
+    older_plugin = {**versions, "jax-cuda13-plugin": "0.11.2"}.get  # e.g. Colab's own
+    assert setup["install_plan"](locked, "cuda13", "", older_plugin) == plan
 
 
 def test_only_absent_colab_packages_are_installed(setup: dict) -> None:

@@ -30,36 +30,37 @@ def load_site_hook():
 
 
 site_hook = load_site_hook()
+import locked  # noqa: E402  (docs/_hooks, on the path load_site_hook set)
 
 
 def hashes(lock) -> dict[str, set[str]]:
     """The sha256 hashes of each package of a lock, by normalized name."""
     return {
-        site_hook.normalized(name): set(re.findall(r"--hash=sha256:([0-9a-f]{64})", rest))
+        locked.normalized(name): set(re.findall(r"--hash=sha256:([0-9a-f]{64})", rest))
         for name, rest in ENTRY.findall(lock.read_text())
     }
 
 
 def test_the_site_lock_holds_no_machine_learning_stack():
-    site = site_hook.locked_versions(SITE_LOCK)
+    site = locked.locked_versions(SITE_LOCK)
     assert "mkdocs" in site  # the lock was read
     assert sorted(name for name in site if HEAVY.fullmatch(name)) == []
 
 
 def test_the_site_lock_pins_what_the_full_lock_pins():
-    site, full = site_hook.locked_versions(SITE_LOCK), site_hook.locked_versions()
+    site, full = locked.locked_versions(SITE_LOCK), locked.locked_versions()
     assert {name: (v, full.get(name)) for name, v in site.items() if full.get(name) != v} == {}
     # The same files too: every package hashed (pip's --require-hashes), with the same hashes.
-    site_hashes, full_hashes = hashes(SITE_LOCK), hashes(site_hook.LOCK)
+    site_hashes, full_hashes = hashes(SITE_LOCK), hashes(locked.LOCK)
     assert site_hashes.keys() == site.keys()
     assert [name for name, h in site_hashes.items() if not h or h != full_hashes[name]] == []
 
 
 def test_the_site_lock_holds_every_package_the_site_group_names():
     group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["site"]
-    named = {site_hook.normalized(re.match(r"[A-Za-z0-9_.-]+", req)[0]) for req in group}
+    named = {locked.normalized(re.match(r"[A-Za-z0-9_.-]+", req)[0]) for req in group}
     assert {"mkdocs", "mkdocs-material", "mkdocstrings", "pymdown-extensions"} <= named
-    site = site_hook.locked_versions(SITE_LOCK)
+    site = locked.locked_versions(SITE_LOCK)
     assert sorted(named - site.keys()) == []
     assert "mkdocstrings-python" in site  # the handler that mkdocstrings[python] asks for
 

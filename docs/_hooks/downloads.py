@@ -16,6 +16,7 @@ repository's `notebooks` branch (`extra.notebooks_branch`) by the site workflow.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -23,10 +24,9 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import markdown as md
 from locked import locked_versions
 from notebooks import chapter_notebook, records_read, setup_cell
-from page_blocks import CHAPTERS, devices_wanted
+from page_blocks import CHAPTERS, devices_wanted, expand_snippets
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = re.compile(r"^https://github\.com/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
@@ -34,14 +34,7 @@ _H1 = re.compile(r"^# .+$", re.MULTILINE)
 CLONE_MARKER = "<!-- clone -->"
 
 
-def expand(text: str, config) -> str:
-    """A page's Markdown with its `--8<--` snippets expanded, as the build expands them."""
-    parser = md.Markdown(
-        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
-    )
-    return "\n".join(parser.preprocessors["snippet"].run(text.split("\n")))
-
-
+@functools.cache  # one build, one commit: asked once rather than once per chapter
 def site_commit() -> str | None:
     """The commit the site is built from: the workflow's, else the checkout's, else None."""
     if os.environ.get("GITHUB_SHA"):
@@ -55,6 +48,12 @@ def site_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def repository(config) -> str | None:
+    """The repository's address as configured, without a trailing `/` or `.git`; None if unset."""
+    url = config["repo_url"]
+    return url.rstrip("/").removesuffix(".git") if url else None
+
+
 def github_repo(repo_url: str | None) -> tuple[str, str] | None:
     """(owner, name) of a GitHub repository address; None for none or another host."""
     match = GITHUB.match(repo_url or "")
@@ -65,7 +64,7 @@ def package_requirement(repo_url: str | None, commit: str | None) -> str:
     """What the set-up cell installs: the package at the site's commit, or "" if unknown."""
     if not (repo_url and commit):
         return ""
-    return f"flaxguide @ git+{repo_url.rstrip('/').removesuffix('.git')}.git@{commit}"
+    return f"flaxguide @ git+{repo_url}.git@{commit}"
 
 
 def colab_url(repo: tuple[str, str], branch: str, chapter: str) -> str:
@@ -80,7 +79,7 @@ def issue_url(repo_url: str, title: str, page_url: str) -> str:
     query = urlencode(
         {"title": f"{title}: ", "body": f"Page: {page_url}\n\nWhat is wrong:\n"}, quote_via=quote
     )
-    return f"{repo_url.rstrip('/')}/issues/new?{query}"
+    return f"{repo_url}/issues/new?{query}"
 
 
 def actions(page, title: str, config) -> str:
@@ -88,15 +87,16 @@ def actions(page, title: str, config) -> str:
     up = "../" * page.url.count("/")  # from the page's folder to the site's root
     chapter = page.file.src_uri
     notebook = Path(chapter).with_suffix(".ipynb").name
-    repo_url, repo = config["repo_url"], github_repo(config["repo_url"])
+    repo_url = repository(config)
+    repo = github_repo(repo_url)
     links = []
     if repo:
         branch = config["extra"]["notebooks_branch"]
         links.append(("Run in Colab", colab_url(repo, branch, chapter), ""))
     links.append(("Download notebook", f"{up}notebooks/{notebook}", f' download="{notebook}"'))
     if repo_url:
-        commit = site_commit() or "HEAD"
-        source = f"{repo_url.rstrip('/')}/blob/{commit}/docs/{chapter}"
+        commit = site_commit() or "HEAD"  # outside a checkout: the default branch's copy
+        source = f"{repo_url}/blob/{commit}/docs/{chapter}"
     else:
         source = f"{up}{chapter}"
     links.append(("View source", source, ""))
@@ -120,13 +120,12 @@ def clone_commands(repo_url: str | None) -> str:
     """The first lines of "Run it yourself": a clone of the repository, and into it."""
     if not repo_url:
         return "cd flaxguide                # a clone of this site's repository"
-    address = repo_url.rstrip("/").removesuffix(".git") + ".git"
-    return f"git clone {address} flaxguide\ncd flaxguide"
+    return f"git clone {repo_url}.git flaxguide\ncd flaxguide"
 
 
 def on_page_markdown(markdown, page, config, files):
     if CLONE_MARKER in markdown:
-        markdown = markdown.replace(CLONE_MARKER, clone_commands(config["repo_url"]))
+        markdown = markdown.replace(CLONE_MARKER, clone_commands(repository(config)))
     if page.file.src_uri not in CHAPTERS:
         return markdown
     title = _H1.search(markdown)
@@ -151,11 +150,11 @@ def on_post_build(config):
     """Write the notebooks, the pages as Markdown and `llms.txt` into the built site."""
     locked = locked_versions()
     docs, site = Path(config["docs_dir"]), Path(config["site_dir"])
-    package = package_requirement(config["repo_url"], site_commit())
+    package = package_requirement(repository(config), site_commit())
     (site / "notebooks").mkdir(parents=True, exist_ok=True)
     pages = sorted(docs.glob("*.md"))
     for page in pages:
-        text = expand(page.read_text(encoding="utf-8"), config)
+        text = expand_snippets(page.read_text(encoding="utf-8"), config)
         (site / page.name).write_text(text, encoding="utf-8")
         if page.name in CHAPTERS:
             setup = setup_cell(locked, package, devices_wanted(text))

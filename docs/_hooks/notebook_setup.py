@@ -69,7 +69,8 @@ def install_plan(locked, extra, package, version_of) -> list[list[str]]:
     """
     absent = [name for name in locked if name not in STACK and not version_of(name)]
     stack_ready = all(version_of(name) == locked[name] for name in STACK)
-    plugin_ready = extra is None or version_of(f"jax-{extra}-plugin")
+    # The CUDA plugin is released with jax, at its version; jax refuses any other.
+    plugin_ready = extra is None or version_of(f"jax-{extra}-plugin") == locked["jax"]
     if stack_ready and plugin_ready and version_of("flaxguide") and not absent:
         return []
     if not package and not version_of("flaxguide"):

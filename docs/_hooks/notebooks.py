@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from page_blocks import FENCE_OPEN, Block, _lang, closing_fence
+from page_blocks import FENCE_OPEN, Block, closing_fence, fence_language
+from reading import indent
 
 SETUP_SCRIPT = Path(__file__).with_name("notebook_setup.py")
 # The distributions the set-up cell pins to the lock: the JAX stack it installs, and what a
@@ -64,7 +65,7 @@ class _Cells:
         if text.strip():
             self.cells.append(markdown_cell(text))
 
-    def code(self, source: str, *, hidden: bool, line: int) -> None:
+    def code(self, source: str, *, hidden: bool, line: int | None) -> None:
         self.flush()
         self.cells.append(code_cell(source, hidden=hidden, line=line))
 
@@ -95,19 +96,15 @@ def stdout(text: str) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def _body(lines: list[str], start: int) -> tuple[list[str], int]:
     """The dedented body of the container opened at `start`, and the index after it."""
     end = start + 1
-    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > 0):
+    while end < len(lines) and (not lines[end].strip() or indent(lines[end]) > 0):
         end += 1
     while end > start + 1 and not lines[end - 1].strip():  # blank lines after belong outside
         end -= 1
     body = lines[start + 1 : end]
-    depth = min((_indent(line) for line in body if line.strip()), default=0)
+    depth = min((indent(line) for line in body if line.strip()), default=0)
     return [line[depth:] for line in body], end
 
 
@@ -129,7 +126,7 @@ def _walk(lines: list[str], out: _Cells, *, offset: int, hidden: bool) -> None:
             while j < len(lines) and not closing.match(lines[j]):
                 j += 1
             info = fence.group("info")
-            block = Block(_lang(info), info, "\n".join(lines[i + 1 : j]) + "\n", i, j)
+            block = Block(fence_language(info), info, "\n".join(lines[i + 1 : j]) + "\n", i, j)
             last = out.cells[-1] if out.cells else None
             if block.is_python:
                 out.code(block.code, hidden=hidden, line=offset + i + 1)

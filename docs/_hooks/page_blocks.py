@@ -8,12 +8,16 @@ the site's own environment (the notebooks are made by the site build).
 - A block titled `Output` directly after a Python block is what that block prints; one titled
   `Output (times vary)` is a measurement, whose ratios and shares (`2.3x`, `41%`) may differ.
 - `<!-- devices: N -->` on a line of its own: the page needs N devices (fake CPU ones here).
+
+`expand_snippets` gives that expanded page, the same way for the site build and the tests.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import markdown
 
 PYTHON_LANGS = {"python", "py", "python3"}
 OUTPUT_TITLE = "Output"
@@ -71,7 +75,24 @@ class Block:
         return self.title == TIMED_OUTPUT_TITLE
 
 
-def _lang(info: str) -> str:
+def expand_snippets(text: str, config) -> str:
+    """`text` with its `--8<--` includes expanded by the site's own `pymdownx.snippets`.
+
+    Args:
+        text: a page's Markdown.
+        config: the site's MkDocs configuration (its Markdown extensions and their options).
+
+    Returns:
+        The page as the build renders it, before Markdown; a missing file or section raises.
+    """
+    parser = markdown.Markdown(
+        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
+    )
+    return "\n".join(parser.preprocessors["snippet"].run(text.split("\n")))
+
+
+def fence_language(info: str) -> str:
+    """The language a fence's info string names: `python` for `python title="x"` or `{.python}`."""
     if info.startswith("{"):
         match = re.search(r"\.([\w+-]+)", info)
         return match.group(1).lower() if match else ""
@@ -100,7 +121,7 @@ def parse_blocks(text: str) -> list[Block]:
         if j == len(lines):
             raise PageError(f"line {i + 1}: a {fence} fence is never closed")
         body = [line.removeprefix(indent) for line in lines[i + 1 : j]]
-        blocks.append(Block(_lang(info), info, "\n".join(body) + "\n", i, j))
+        blocks.append(Block(fence_language(info), info, "\n".join(body) + "\n", i, j))
         i = j + 1
     return blocks
 

@@ -24,10 +24,10 @@ import runpy
 import tomllib
 from pathlib import Path
 
-import markdown as md
-from locked import LOCK, locked_versions, normalized  # noqa: F401  (tests read them here)
+from locked import LOCK, locked_versions
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
+from page_blocks import expand_snippets
 from reading import CODE_LINES_PER_MINUTE, PROSE_WORDS_PER_MINUTE, main_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,11 +120,7 @@ def metrics_table() -> str:
 
 def reading_time(markdown: str, config) -> str:
     """The estimate a chapter opens with, from its main line with the embedded code expanded."""
-    parser = md.Markdown(
-        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
-    )
-    expanded = "\n".join(parser.preprocessors["snippet"].run(markdown.split("\n")))
-    line = main_line(expanded)
+    line = main_line(expand_snippets(markdown, config))
     return (
         f'<p class="reading-time" markdown>About **{line.minutes} minutes** to read: '
         f"{line.words:,} words and {line.code_lines:,} lines of code on the main line "
