@@ -122,13 +122,17 @@ WIDE_EQUATIONS = """() => [...document.querySelectorAll('.katex-display')]
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_every_page_loads_clean_and_fits_a_phone(site, browser, path):
+def test_every_page_loads_clean_keeps_its_name_and_fits_a_phone(site, browser, path):
+    # One visit per page for every check that only reads it (a visit costs about 2 s here).
     visit = Visit(browser, site[1] + path)
     try:
         assert visit.failures == []
         assert problems_on(visit.page) == []
         assert narrow_problems_on(visit.page) == []  # wide equations scroll at 1280 px too
         assert visit.page.evaluate(WIDE_EQUATIONS) == []  # at 1280 px, none is wider at all
+        assert_katex_only_where_there_is_maths(visit.page)
+        if path != "/":  # the landing page's heading is a sentence, its navigation entry a name
+            assert_one_name_and_one_tab_order(visit.page)
         visit.page.set_viewport_size({"width": 390, "height": 844})
         visit.page.wait_for_timeout(300)  # the layout settles at the new width
         assert narrow_problems_on(visit.page) == []
@@ -226,36 +230,28 @@ NAMES = """() => ({
 TAB_ORDER = ["JAX", "Optax", "Flax + Optax", "Linen", "NNX", "PyTorch"]
 
 
-@pytest.mark.parametrize("path", [path for path in PATHS if path != "/"])
-def test_a_page_is_called_one_name_and_its_tabs_keep_one_order(site, browser, path):
-    visit = Visit(browser, site[1] + path)
-    try:
-        names = visit.page.evaluate(NAMES)
-        # The heading, the navigation (and so the previous page's "Next") and the window title.
-        assert names["nav"] == [names["h1"]], names
-        assert names["title"].startswith(names["h1"] + " - "), names
-        for labels in names["tabs"]:
-            assert all(label in TAB_ORDER for label in labels), labels
-            assert labels == sorted(labels, key=TAB_ORDER.index), labels
-    finally:
-        visit.close()
+def assert_one_name_and_one_tab_order(page) -> None:
+    """The page is called one name, and every group of tabs keeps TAB_ORDER."""
+    names = page.evaluate(NAMES)
+    # The heading, the navigation (and so the previous page's "Next") and the window title.
+    assert names["nav"] == [names["h1"]], names
+    assert names["title"].startswith(names["h1"] + " - "), names
+    for labels in names["tabs"]:
+        assert all(label in TAB_ORDER for label in labels), labels
+        assert labels == sorted(labels, key=TAB_ORDER.index), labels
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_katex_loads_only_where_there_is_maths(site, browser, path):
-    visit = Visit(browser, site[1] + path)
-    try:
-        maths = visit.page.evaluate("() => document.querySelectorAll('.arithmatex').length")
-        katex = visit.page.evaluate(
-            "() => performance.getEntriesByType('resource').map(e => e.name)"
-            ".filter(name => /katex/.test(name))"
-        )
-        if maths:
-            assert any(name.endswith("katex.min.js") for name in katex), katex
-        else:
-            assert katex == [], katex
-    finally:
-        visit.close()
+def assert_katex_only_where_there_is_maths(page) -> None:
+    """KaTeX's script was fetched if and only if the page holds maths."""
+    maths = page.evaluate("() => document.querySelectorAll('.arithmatex').length")
+    katex = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(name => /katex/.test(name))"
+    )
+    if maths:
+        assert any(name.endswith("katex.min.js") for name in katex), katex
+    else:
+        assert katex == [], katex
 
 
 LANDING = """() => {
