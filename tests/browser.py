@@ -1,9 +1,95 @@
-"""What the browser tests check on a page, as functions that return the problems they find.
+"""What the browser tests share: Chromium, a local server, a page visit, and the checks they run
+on a page, as functions that return the problems they find.
 
-Kept apart from the tests so the same checks can be shown to fail on pages built broken.
+Kept apart from the tests so that each browser test module uses the same ones, and the checks
+can be shown to fail on pages built broken.
+
+Playwright drives Debian's `chromium` package through `executable_path`: Playwright's own
+browser download cannot work offline, so it is never used. Without Chromium the browser tests
+skip with one line saying how to enable them, except where `FLAXGUIDE_BROWSER_TESTS=required`
+(CI), where a missing browser is a failure.
 """
 
 from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from conftest import MKDOCS_YML
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# The pages of the navigation, from mkdocs.yml: `index.md` is served at /, `x.md` at /x/.
+NAV = re.findall(r":\s*([\w-]+\.(?:md|ipynb))\s*$", MKDOCS_YML.read_text(), flags=re.MULTILINE)
+PATHS = ["/" if page == "index.md" else f"/{page.rsplit('.', 1)[0]}/" for page in NAV]
+
+
+def require_chromium(module: str) -> None:
+    """Skip the browser test module `module` where no Chromium is installed (fail in CI)."""
+    if CHROMIUM is not None:
+        return
+    if os.environ.get("FLAXGUIDE_BROWSER_TESTS") == "required":
+        raise RuntimeError(f"{module}: browser tests are required, but no chromium is installed")
+    pytest.skip(
+        "browser tests need Chromium: `apt-get install chromium` (Debian) to run them",
+        allow_module_level=True,
+    )
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path):
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class Visit:
+    """A page opened in a fresh context, with everything that went wrong while it loaded."""
+
+    def __init__(self, browser, url: str, width: int = 1280, dark: bool = False):
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
+        )
+        self.page = self.context.new_page()
+        self.failures: list[str] = []
+        host = urlparse(url).netloc
+        self.page.on(
+            "console",
+            lambda m: m.type in ("error", "warning") and self.failures.append(f"console: {m.text}"),
+        )
+        self.page.on("pageerror", lambda e: self.failures.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.failures.append(f"failed: {r.url}"))
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failures.append(f"HTTP {r.status}: {r.url}"),
+        )
+        self.page.on(
+            "request",
+            lambda r: (
+                urlparse(r.url).netloc not in (host, "")
+                and not r.url.startswith("data:")
+                and self.failures.append(f"request to another host: {r.url}")
+            ),
+        )
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_timeout(400)  # scripts that run after load: KaTeX, copy buttons
+
+    def close(self):
+        self.context.close()
+
 
 # Everything that a reader would see as broken on one page, found by script in the browser.
 PAGE_PROBLEMS_JS = """() => {

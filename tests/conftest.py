@@ -125,3 +125,28 @@ def pytest_collection_modifyitems(config, items):
         return LONGEST_FIRST.index(item.name) if item.name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the rest keep the order of collection
+
+
+@pytest.fixture(scope="session")
+def site(built_site):
+    """The session's site (built strictly, with a repository's address), served locally:
+    `(folder, url)`."""
+    from browser import serve
+
+    server, url = serve(built_site)
+    yield built_site, url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium, launched once per test process (browser tests only)."""
+    from browser import CHROMIUM, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    require_chromium("browser")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -1,42 +1,24 @@
 """The built site as a reader sees it, in a real browser: every page of the navigation.
 
-Playwright drives Debian's `chromium` package through `executable_path`: Playwright's own
-browser download cannot work offline, so it is never used. Without Chromium these tests skip
-with one line saying how to enable them, except where `FLAXGUIDE_BROWSER_TESTS=required` (CI),
-where a missing browser is a failure.
+Chromium, the local server, the page visit and the page checks are in `browser.py`, shared by
+every browser test module; the session's browser and served site are conftest's fixtures.
 """
 
 import functools
-import http.server
-import os
 import re
-import shutil
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import nbformat
 import pytest
-from browser import narrow_problems_on, problems_on
+from browser import PATHS, Visit, narrow_problems_on, problems_on, require_chromium, serve
 from conftest import DOCS, MKDOCS_YML, REPO_URL, SITE_URL
 from docs_harness import expand_snippets, parse_blocks
 from page_blocks import CHAPTERS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None:
-    if os.environ.get("FLAXGUIDE_BROWSER_TESTS") == "required":
-        raise RuntimeError("the browser tests are required here, but no chromium is installed")
-    pytest.skip(
-        "browser tests need Chromium: `apt-get install chromium` (Debian) to run them",
-        allow_module_level=True,
-    )
+require_chromium(__name__)
 
-from playwright.sync_api import sync_playwright  # noqa: E402 (only once a browser exists)
-
-# The pages of the navigation, from mkdocs.yml: `index.md` is served at /, `x.md` at /x/.
-NAV = re.findall(r":\s*([\w-]+\.(?:md|ipynb))\s*$", MKDOCS_YML.read_text(), flags=re.MULTILINE)
-PATHS = ["/" if page == "index.md" else f"/{page.rsplit('.', 1)[0]}/" for page in NAV]
 SEARCHES = {
     "multi_transform": "/finetuning/",
     "transform": "/optax/",  # chapter 3: optimisers as gradient transformations
@@ -48,72 +30,6 @@ SEARCHES = {
     "CheckpointManager": "/checkpoints/",
     "value_and_grad": "/training-loop/",
 }
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder: Path):
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-@pytest.fixture(scope="module")
-def site(built_site):
-    """The session's site (conftest.py: built strictly, with a repository's address), served
-    locally."""
-    server, url = serve(built_site)
-    yield built_site, url
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-class Visit:
-    """A page opened in a fresh context, with everything that went wrong while it loaded."""
-
-    def __init__(self, browser, url: str, width: int = 1280, dark: bool = False):
-        self.context = browser.new_context(
-            viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
-        )
-        self.page = self.context.new_page()
-        self.failures: list[str] = []
-        host = urlparse(url).netloc
-        self.page.on(
-            "console",
-            lambda m: m.type in ("error", "warning") and self.failures.append(f"console: {m.text}"),
-        )
-        self.page.on("pageerror", lambda e: self.failures.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.failures.append(f"failed: {r.url}"))
-        self.page.on(
-            "response",
-            lambda r: r.status >= 400 and self.failures.append(f"HTTP {r.status}: {r.url}"),
-        )
-        self.page.on(
-            "request",
-            lambda r: (
-                urlparse(r.url).netloc not in (host, "")
-                and not r.url.startswith("data:")
-                and self.failures.append(f"request to another host: {r.url}")
-            ),
-        )
-        self.page.goto(url, wait_until="load")
-        self.page.wait_for_timeout(400)  # scripts that run after load: KaTeX, copy buttons
-
-    def close(self):
-        self.context.close()
 
 
 WIDE_EQUATIONS = """() => [...document.querySelectorAll('.katex-display')]
