@@ -76,7 +76,12 @@ def test_a_chapter_opens_with_its_goals_and_closes_with_a_summary(name):
     text = (DOCS / name).read_text()
     head = text.split("\n## ", 1)[0]
     assert re.search(r"^# .+\n\n<!-- reading-time -->\n", text), "the estimate under the title"
-    assert '!!! abstract "By the end of this chapter"' in head, "the goals before the first section"
+    goals = '!!! abstract "By the end of this chapter, you can"'
+    assert goals in head, "the goals before the first section"
+    # Every chapter's goals in one voice: each finishes the title's "you can".
+    items = re.findall(r"^    - (.+)$", head.split(goals, 1)[1].split("\n\n", 1)[0], re.MULTILINE)
+    assert items and all(re.match(r"[a-z]", item) for item in items), items
+    assert not [item for item in items if item.startswith("you ")], items
     sections = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
     tail = [s for s in sections if s in ("Exercises", "Summary", reading.UNDER_THE_HOOD)]
     assert tail in (["Exercises", "Summary"], ["Exercises", "Summary", reading.UNDER_THE_HOOD])
