@@ -1,14 +1,17 @@
 """flaxguide: a literate guide to JAX, Flax and Optax.
 
-The package holds the code the chapters embed: what a reader sees on a page is the code the
-tests run. Its training spine (everything `python -m flaxguide` runs) lives in this package's
-top-level modules; `flaxguide.chapters` holds code that only a chapter needs, which may import
+The package holds the code the chapters embed: what a reader sees on a page
+is the code the tests run. Its training spine (everything `python -m
+flaxguide` runs) lives in this package's top-level modules;
+`flaxguide.chapters` holds code that only a chapter needs, which may import
 the spine and is never imported by it.
 
 The public API is importable from `flaxguide` itself, by concern:
 
 ```python
-from flaxguide import Config, fit, load_splits, create_train_state, get_config
+from flaxguide import (
+    Config, create_train_state, fit, get_config, load_splits,
+)
 
 config = get_config("quick")
 print(type(config).__name__, config.epochs, callable(fit))
@@ -27,8 +30,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-# Each public name, by concern, with the module that defines it. The API reference page
-# follows the same groups.
+# Each public name, by concern, with the module that defines it. The API
+# reference page follows the same groups.
 API: dict[str, dict[str, str]] = {
     "Configuration": {
         "Config": "config",
@@ -133,14 +136,18 @@ API: dict[str, dict[str, str]] = {
         "schedule_plot": "plots",
     },
 }
-_MODULE_OF = {name: module for group in API.values() for name, module in group.items()}
+_MODULE_OF = {
+    name: module for group in API.values() for name, module in group.items()
+}
 __all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name: str):
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'flaxguide' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"flaxguide.{_MODULE_OF[name]}"), name)
+    return getattr(
+        importlib.import_module(f"flaxguide.{_MODULE_OF[name]}"), name
+    )
 
 
 def __dir__() -> list[str]:

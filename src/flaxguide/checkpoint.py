@@ -1,10 +1,11 @@
-"""Training checkpoints, written with Orbax: the whole training state of an epoch (a Linen
-`TrainState` or an `NNXTrainState`).
+"""Training checkpoints, written with Orbax: the whole training state of an
+epoch (a Linen `TrainState` or an `NNXTrainState`).
 
-`checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold everything a run needs
-to resume exactly where it stopped, and restoring checks that a checkpoint is what was saved
-(see `flaxguide.integrity`). Where a run keeps its checkpoints, and what else its directory
-holds, is `flaxguide.runs`'s business.
+`checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold
+everything a run needs to resume exactly where it stopped, and restoring
+checks that a checkpoint is what was saved (see `flaxguide.integrity`). Where
+a run keeps its checkpoints, and what else its directory holds, is
+`flaxguide.runs`'s business.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from flaxguide.integrity import (
 from flaxguide.nnx_train import NNXTrainState, fill_state, state_arrays
 from flaxguide.state import TrainState
 
-# The errors live with the checks that raise them (`integrity`); they are this API too.
+# The errors live with the checks that raise them (`integrity`); they are
+# this API too.
 __all__ = [
     "CheckpointCorruptError",
     "CheckpointError",
@@ -44,39 +46,48 @@ __all__ = [
 
 
 # --8<-- [start:checkpoint_manager]
-def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.CheckpointManager:
+def checkpoint_manager(
+    directory: Path, *, save_every: int, keep: int
+) -> ocp.CheckpointManager:
     """An Orbax `CheckpointManager` whose steps are epochs.
 
-    It saves when `epoch % save_every == 0` (or when `save_checkpoint` is forced), and keeps
-    the latest `keep` checkpoints plus the best one by test negative ELBO, however old.
-    Close it (or use it in a `with` block) when training ends.
+    It saves when `epoch % save_every == 0` (or when `save_checkpoint` is
+    forced), and keeps the latest `keep` checkpoints plus the best one by
+    test negative ELBO, however old. Close it (or use it in a `with` block)
+    when training ends.
     """
     check_positive("save_every", save_every)
     check_positive("keep", keep)
 
-    def saved_nelbo(metrics: dict) -> float:  # what `save_checkpoint` records with each step
+    # what `save_checkpoint` records with each step
+    def saved_nelbo(metrics: dict) -> float:
         return metrics["test_nelbo"]
 
     policies = ocp.checkpoint_managers
     options = ocp.CheckpointManagerOptions(
-        # Only every `save_every` epochs; Orbax's default would also save whenever no checkpoint
-        # exists yet, and at the step JAX picks after a preemption notice.
+        # Only every `save_every` epochs; Orbax's default would also save
+        # whenever no checkpoint exists yet, and at the step JAX picks after
+        # a preemption notice.
         save_decision_policy=policies.FixedIntervalPolicy(save_every),
         preservation_policy=policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep),
-                # BestN keeps the *last* n after sorting; reverse=True puts the lowest last.
+                # BestN keeps the *last* n after sorting; reverse=True puts
+                # the lowest last.
                 policies.BestN(get_metric_fn=saved_nelbo, reverse=True, n=1),
             ]
         ),
-        # `best_fn` makes the manager write each step's metrics and answer `best_step()`.
+        # `best_fn` makes the manager write each step's metrics and answer
+        # `best_step()`.
         best_fn=saved_nelbo,
         best_mode="min",
-        # Half-written steps of a killed run are deleted before the next save.
+        # Half-written steps of a killed run are deleted before the next
+        # save.
         cleanup_tmp_directories=True,
     )
-    # Naming each item's save and restore arguments lets a fresh manager (a resumed run) read
-    # a checkpoint's metadata before anything has been saved or restored through it.
+    # Naming each item's save and restore arguments lets a fresh manager (a
+    # resumed run) read a checkpoint's metadata before anything has been
+    # saved or restored through it.
     registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
     for item, save_args, restore_args in [
         ("state", ocp.args.StandardSave, ocp.args.StandardRestore),
@@ -86,26 +97,33 @@ def checkpoint_manager(directory: Path, *, save_every: int, keep: int) -> ocp.Ch
         registry.add(item, save_args)
         registry.add(item, restore_args)
     directory = Path(directory).resolve()
-    # The manager reads every checkpoint's metrics when it starts: a damaged one would stop it
-    # with a decoding error that names no checkpoint.
+    # The manager reads every checkpoint's metrics when it starts: a damaged
+    # one would stop it with a decoding error that names no checkpoint.
     for step_dir in sorted(directory.glob("[0-9]*")):
         problem = unreadable_json(step_dir)
         if problem:
-            raise CheckpointCorruptError(step_dir, f"{problem} is not readable JSON")
-    return ocp.CheckpointManager(directory, options=options, handler_registry=registry)
+            raise CheckpointCorruptError(
+                step_dir, f"{problem} is not readable JSON"
+            )
+    return ocp.CheckpointManager(
+        directory, options=options, handler_registry=registry
+    )
     # --8<-- [end:checkpoint_manager]
 
 
 # --8<-- [start:state_tree]
 def _state_tree(state: TrainState | NNXTrainState) -> dict:
-    """Everything of a training state that changes during training, as arrays Orbax can write.
+    """Everything of a training state that changes during training, as arrays
+    Orbax can write.
 
-    Code and config (`apply_fn`, `tx`, the EMA decay, NNX graph definitions) come back from the
-    target state. A typed key is stored as its raw `uint32` data; an NNX `State` as the nested
-    dict of its arrays (`nnx.to_pure_dict`), the form Flax's checkpointing guide uses.
+    Code and config (`apply_fn`, `tx`, the EMA decay, NNX graph definitions)
+    come back from the target state. A typed key is stored as its raw
+    `uint32` data; an NNX `State` as the nested dict of its arrays
+    (`nnx.to_pure_dict`), the form Flax's checkpointing guide uses.
     """
     return {
-        "step": jnp.asarray(state.step, jnp.int32),  # a fresh state's step is a Python 0
+        # a fresh state's step is a Python 0
+        "step": jnp.asarray(state.step, jnp.int32),
         "params": state_arrays(state.params),
         "opt_state": state_arrays(state.opt_state),
         "ema_params": state_arrays(state.ema_params),
@@ -125,23 +143,31 @@ def save_checkpoint(
     force: bool = False,
     wait: bool = True,
 ) -> bool:
-    """Save the whole `TrainState` and the metrics `history` as checkpoint `epoch`.
+    """Save the whole `TrainState` and the metrics `history` as checkpoint
+    `epoch`.
 
-    `nelbo`, the epoch's test negative ELBO, decides which checkpoint is the best one.
+    `nelbo`, the epoch's test negative ELBO, decides which checkpoint is the
+    best one.
 
-    Returns whether it saved: not when `epoch % save_every != 0` (unless `force`, for the
-    last epoch or an interruption), and never over an epoch already on disk. With
-    `wait=False` the files are written in the background while training goes on; then call
-    `manager.wait_until_finished()` (or close the manager) before the program ends.
+    Returns whether it saved: not when `epoch % save_every != 0` (unless
+    `force`, for the last epoch or an interruption), and never over an epoch
+    already on disk. With `wait=False` the files are written in the
+    background while training goes on; then call
+    `manager.wait_until_finished()` (or close the manager) before the program
+    ends.
     """
     if epoch in manager.all_steps():
         return False
     # A NaN would sort anywhere; an infinite nELBO is simply the worst.
     nelbo = float(nelbo) if math.isfinite(nelbo) else math.inf
-    # NumPy and JAX scalars in the history become Python numbers, which JSON can write.
-    history = jax.tree.map(lambda x: x.item() if hasattr(x, "item") else x, history)
+    # NumPy and JAX scalars in the history become Python numbers, which JSON
+    # can write.
+    history = jax.tree.map(
+        lambda x: x.item() if hasattr(x, "item") else x, history
+    )
     tree = _state_tree(state)
-    # The digest is taken from the arrays in memory, before Orbax writes a byte of them.
+    # The digest is taken from the arrays in memory, before Orbax writes a
+    # byte of them.
     digest = {"sha256": content_digest(tree, history)}
     try:
         saved = manager.save(
@@ -155,10 +181,13 @@ def save_checkpoint(
             force=force,
         )
         if saved and wait:
-            manager.wait_until_finished()  # the step directory is renamed into place here
-    except OSError as err:  # a full disk, an I/O error: Orbax's half-written step is left aside
+            # the step directory is renamed into place here
+            manager.wait_until_finished()
+    # a full disk, an I/O error: Orbax's half-written step is left aside
+    except OSError as err:
         raise CheckpointWriteError(
-            f"could not write checkpoint {epoch} to {manager.directory}: {err}; "
+            f"could not write checkpoint {epoch} to "
+            f"{manager.directory}: {err}; "
             "the checkpoints saved before it are intact"
         ) from err
     return saved
@@ -173,24 +202,30 @@ def restore_checkpoint(
     *,
     verify: bool = True,
 ) -> tuple[TrainState, list[dict], int]:
-    """Checkpoint `epoch` (by default the latest) as `(state, history, epoch)`.
+    """Checkpoint `epoch` (by default the latest) as `(state, history,
+    epoch)`.
 
-    `target_state` is a fresh `TrainState` built from the run's config: it supplies
-    `apply_fn` and `tx`, and the shapes and dtypes every array must have. A checkpoint of
-    another config raises `CheckpointMismatchError` that says which arrays differ; a damaged
-    one (its content no longer matches the digest taken when it was saved, or a file that
-    cannot be read) raises `CheckpointCorruptError` naming its folder. `verify=False` skips
-    the digest, for checkpoints saved before digests were recorded.
+    `target_state` is a fresh `TrainState` built from the run's config: it
+    supplies `apply_fn` and `tx`, and the shapes and dtypes every array must
+    have. A checkpoint of another config raises `CheckpointMismatchError`
+    that says which arrays differ; a damaged one (its content no longer
+    matches the digest taken when it was saved, or a file that cannot be
+    read) raises `CheckpointCorruptError` naming its folder. `verify=False`
+    skips the digest, for checkpoints saved before digests were recorded.
     """
     manager.wait_until_finished()  # a save of this manager still in flight
     if epoch is None:
         epoch = manager.latest_step()
         if epoch is None:
-            raise CheckpointError(f"no checkpoint in {manager.directory}: nothing was saved there")
+            raise CheckpointError(
+                f"no checkpoint in {manager.directory}: nothing was "
+                "saved there"
+            )
     if epoch not in manager.all_steps():
         found = list(manager.all_steps())
         raise CheckpointError(
-            f"no checkpoint for epoch {epoch} in {manager.directory} (found: {found})"
+            f"no checkpoint for epoch {epoch} in {manager.directory} "
+            f"(found: {found})"
         )
     target = _state_tree(target_state)
     tree, history = _read_verified(manager, epoch, target, verify)
@@ -199,28 +234,40 @@ def restore_checkpoint(
         params=fill_state(target_state.params, tree["params"]),
         opt_state=fill_state(target_state.opt_state, tree["opt_state"]),
         ema_params=fill_state(target_state.ema_params, tree["ema_params"]),
-        key=jax.random.wrap_key_data(tree["key"], impl=jax.random.key_impl(target_state.key)),
+        key=jax.random.wrap_key_data(
+            tree["key"], impl=jax.random.key_impl(target_state.key)
+        ),
     )
     return state, history, epoch
 
 
-def _read_verified(manager, epoch: int, target: dict, verify: bool) -> tuple[dict, list[dict]]:
-    """The state tree and history of checkpoint `epoch`, checked against its digest.
+def _read_verified(
+    manager, epoch: int, target: dict, verify: bool
+) -> tuple[dict, list[dict]]:
+    """The state tree and history of checkpoint `epoch`, checked against its
+    digest.
 
-    Any failure to read a checkpoint that fits the target is damage: Orbax and TensorStore
-    raise many kinds of errors on damaged files, and each becomes a `CheckpointCorruptError`.
+    Any failure to read a checkpoint that fits the target is damage: Orbax
+    and TensorStore raise many kinds of errors on damaged files, and each
+    becomes a `CheckpointCorruptError`.
     """
     step_dir = Path(manager.directory) / str(epoch)
     problem = unreadable_json(step_dir)
     if problem:
-        raise CheckpointCorruptError(step_dir, f"{problem} is not readable JSON")
+        raise CheckpointCorruptError(
+            step_dir, f"{problem} is not readable JSON"
+        )
     if verify and not (step_dir / "digest").is_dir():
         raise CheckpointCorruptError(
             step_dir,
-            "it has no digest, so it cannot be verified (checkpoints saved before digests "
+            "it has no digest, so it cannot be verified (checkpoints "
+            "saved before digests "
             "were recorded); restore it with verify=False if you trust it",
         )
-    args = {"state": ocp.args.StandardRestore(target), "history": ocp.args.JsonRestore()}
+    args = {
+        "state": ocp.args.StandardRestore(target),
+        "history": ocp.args.JsonRestore(),
+    }
     if verify:
         args["digest"] = ocp.args.JsonRestore()
     try:
@@ -228,21 +275,31 @@ def _read_verified(manager, epoch: int, target: dict, verify: bool) -> tuple[dic
         restored = manager.restore(epoch, args=ocp.args.Composite(**args))
     except CheckpointError:
         raise
-    except Exception as err:  # re-raised below: named, with its cause chained
-        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+    # re-raised below: named, with its cause chained
+    except Exception as err:
+        detail = (
+            str(err).strip().splitlines()[0][:200]
+            if str(err).strip()
+            else ""
+        )
         raise CheckpointCorruptError(
             step_dir, f"reading it failed: {type(err).__name__}: {detail}"
         ) from err
-    if verify and content_digest(restored.state, restored.history) != restored.digest.get("sha256"):
+    if verify and content_digest(
+        restored.state, restored.history
+    ) != restored.digest.get("sha256"):
         raise CheckpointCorruptError(
-            step_dir, "its arrays or history differ from what was saved (sha256 mismatch)"
+            step_dir,
+            "its arrays or history differ from what was saved "
+            "(sha256 mismatch)",
         )
     return restored.state, restored.history
     # --8<-- [end:restore_checkpoint]
 
 
 def best_epoch(manager: ocp.CheckpointManager) -> int | None:
-    """The kept epoch with the lowest test negative ELBO (None before the first save)."""
+    """The kept epoch with the lowest test negative ELBO (None before the
+    first save)."""
     return manager.best_step()
 
 

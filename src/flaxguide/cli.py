@@ -1,10 +1,12 @@
 """The command line: `python -m flaxguide {train,sample,measure,figures}`.
 
-Kept thin: it parses arguments, then calls the package, which checks them (the config checks
-its own fields, the loader the digits). Bad input exits with status 2 and one line that says
-what was wrong and how to fix it; a diverged run exits 3; a failure of the machine (MNIST
-missing, a checkpoint that could not be written) 1; Ctrl-C 130. The heavy imports (JAX,
-torchvision) happen inside the commands, so `--help` and argument errors answer at once.
+Kept thin: it parses arguments, then calls the package, which checks them
+(the config checks its own fields, the loader the digits). Bad input exits
+with status 2 and one line that says what was wrong and how to fix it; a
+diverged run exits 3; a failure of the machine (MNIST missing, a checkpoint
+that could not be written) 1; Ctrl-C 130. The heavy imports (JAX,
+torchvision) happen inside the commands, so `--help` and argument errors
+answer at once.
 """
 
 from __future__ import annotations
@@ -28,10 +30,19 @@ from flaxguide.cli_types import (
 )
 from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
 
-# The `train` options that set a config field of the same name (`--batch-size`: `batch_size`).
-NOT_OPTIONS = ("encoder_dims", "decoder_dims", "num_classes", "keep_checkpoints")
-NOT_OPTIONS += ("judge_epochs", "samples_per_digit")  # the architecture and the judge: presets
-CONFIG_OPTIONS = [f.name for f in dataclasses.fields(Config) if f.name not in NOT_OPTIONS]
+# The `train` options that set a config field of the same name
+# (`--batch-size`: `batch_size`).
+NOT_OPTIONS = (
+    "encoder_dims",
+    "decoder_dims",
+    "num_classes",
+    "keep_checkpoints",
+)
+# the architecture and the judge: presets
+NOT_OPTIONS += ("judge_epochs", "samples_per_digit")
+CONFIG_OPTIONS = [
+    f.name for f in dataclasses.fields(Config) if f.name not in NOT_OPTIONS
+]
 
 
 DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
@@ -46,18 +57,26 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
     if args.resume:
         check_api(args.out, args.api, "--resume continues")
-        given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k, v in overrides.items()
+            if v is not None
+        ]
         if given or args.no_clip or args.digits or args.finetune_from:
             raise UsageError(
-                "--resume continues a run with its own settings (from its run.json); "
+                "--resume continues a run with its own settings "
+                "(from its run.json); "
                 f"drop {', '.join(given) or 'the other training options'}"
             )
         config = None
     else:
         if args.finetune_from:
-            overrides["api"] = check_api(args.finetune_from, args.api, "--finetune-from keeps")
+            overrides["api"] = check_api(
+                args.finetune_from, args.api, "--finetune-from keeps"
+            )
         config = get_config(args.preset, **overrides)
-        if args.no_clip:  # get_config leaves None alone, so switch clipping off here
+        # get_config leaves None alone, so switch clipping off here
+        if args.no_clip:
             config = dataclasses.replace(config, clip_norm=None)
     metrics = train_run(
         config,
@@ -72,18 +91,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     if metrics is None:
         print(
-            f"stopped as asked; continue with: python -m flaxguide train --resume --out {args.out}"
+            "stopped as asked; continue with: python -m flaxguide "
+            f"train --resume --out {args.out}"
         )
         return
     print(_summary(metrics, args.out))
 
 
 def _summary(metrics: dict, out: Path) -> str:
-    nll = f"test_nll {metrics['test_nll']:.2f} nats, " if "test_nll" in metrics else ""
+    nll = (
+        f"test_nll {metrics['test_nll']:.2f} nats, "
+        if "test_nll" in metrics
+        else ""
+    )
     return (
         f"test_nelbo {metrics['test_nelbo']:.2f} nats, {nll}"
         f"conditional_accuracy {metrics['conditional_accuracy']:.2%}, "
-        f"classifier_test_accuracy {metrics['classifier_test_accuracy']:.2%}; wrote {out}"
+        "classifier_test_accuracy "
+        f"{metrics['classifier_test_accuracy']:.2%}; wrote {out}"
     )
 
 
@@ -91,7 +116,11 @@ def cmd_measure(args: argparse.Namespace) -> None:
     from flaxguide.provenance import provenance
     from flaxguide.runner import measure_run
 
-    print(_summary(measure_run(args.run, provenance()), args.run / "metrics.json"))
+    print(
+        _summary(
+            measure_run(args.run, provenance()), args.run / "metrics.json"
+        )
+    )
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -103,12 +132,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from flaxguide.plots import image_grid
     from flaxguide.runs import load_trained
 
-    matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
+    # files, no display (the library leaves the backend to its caller)
+    matplotlib.use("Agg")
     _, model, state, _ = load_trained(args.run)
     output_dir(args.out.parent)
-    labels = jnp.full((args.n,), args.digit, jnp.int32)  # (n,): every sample asks for one digit
+    # (n,): every sample asks for one digit
+    labels = jnp.full((args.n,), args.digit, jnp.int32)
     # The EMA parameters, as for every number and figure the site publishes.
-    images = generate(model, state.ema_params, jax.random.key(args.seed), labels, args.temperature)
+    images = generate(
+        model,
+        state.ema_params,
+        jax.random.key(args.seed),
+        labels,
+        args.temperature,
+    )
     image_grid(jax.device_get(images)).savefig(args.out, dpi=80)
     print(f"wrote {args.n} samples of digit {args.digit} to {args.out}")
 
@@ -119,26 +156,48 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from flaxguide.figures import draw_with_manifest
     from flaxguide.runs import read_run
 
-    for run in [args.run, *(args.twin or []), *(args.sweep or []), *(args.compare or [])]:
+    for run in [
+        args.run,
+        *(args.twin or []),
+        *(args.sweep or []),
+        *(args.compare or []),
+    ]:
         if run is not None:
-            read_run(run)  # a missing or foreign run is reported before anything is drawn
+            # a missing or foreign run is reported before anything is drawn
+            read_run(run)
     output_dir(args.out)
-    matplotlib.use("Agg")  # files, no display (the library leaves the backend to its caller)
+    # files, no display (the library leaves the backend to its caller)
+    matplotlib.use("Agg")
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
-    runs = {"compare": args.compare or [], "twins": args.twin or [], "sweep": args.sweep or []}
+    runs = {
+        "compare": args.compare or [],
+        "twins": args.twin or [],
+        "sweep": args.sweep or [],
+    }
     written = draw_with_manifest(
-        args.run, args.out, args.bench, command=command, tables_from=args.tables_from, **runs
+        args.run,
+        args.out,
+        args.bench,
+        command=command,
+        tables_from=args.tables_from,
+        **runs,
     )
     print(f"wrote {len(written)} figures and manifest.json to {args.out}")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m flaxguide", description=__doc__.split("\n")[0])
+    p = Parser(
+        prog="python -m flaxguide", description=__doc__.split("\n")[0]
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train the class-conditioned VAE on MNIST")
+    train = sub.add_parser(
+        "train", help="train the class-conditioned VAE on MNIST"
+    )
     train.add_argument("--preset", choices=sorted(PRESETS), default="quick")
-    train.add_argument("--out", type=Path, required=True, help="a new run directory")
+    train.add_argument(
+        "--out", type=Path, required=True, help="a new run directory"
+    )
     # Options named like config fields; the config checks their values.
     for name in ("epochs", "batch-size", "seed", "latent-dim"):
         train.add_argument(f"--{name}", type=whole_number)
@@ -147,80 +206,136 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=SCHEDULES)
     train.add_argument("--warmup-epochs", type=whole_number)
     clip = train.add_mutually_exclusive_group()
-    clip.add_argument("--clip-norm", type=number, help="global gradient-norm limit")
-    clip.add_argument("--no-clip", action="store_true", help="turn gradient clipping off")
+    clip.add_argument(
+        "--clip-norm", type=number, help="global gradient-norm limit"
+    )
+    clip.add_argument(
+        "--no-clip", action="store_true", help="turn gradient clipping off"
+    )
     pixels = train.add_mutually_exclusive_group()
-    binary = "train on binary pixels drawn afresh each batch, score a binarised test set"
-    pixels.add_argument("--binarize", action="store_true", default=None, help=binary)
+    binary = (
+        "train on binary pixels drawn afresh each batch, score a "
+        "binarised test set"
+    )
+    pixels.add_argument(
+        "--binarize", action="store_true", default=None, help=binary
+    )
     grey = "train on the grey levels"
-    pixels.add_argument("--grey", dest="binarize", action="store_false", default=None, help=grey)
+    pixels.add_argument(
+        "--grey",
+        dest="binarize",
+        action="store_false",
+        default=None,
+        help=grey,
+    )
     for name, what in [
         ("samples-per-class", "importance samples per class"),
-        ("judged-class-samples", "more samples for the class the judge reads in the image"),
+        (
+            "judged-class-samples",
+            "more samples for the class the judge reads in the image",
+        ),
         ("test-images", "test images"),
     ]:
-        train.add_argument(f"--nll-{name}", type=whole_number, help=f"{what}, for -log p(x)")
-    train.add_argument("--save-every", type=whole_number, help="epochs between checkpoints")
+        train.add_argument(
+            f"--nll-{name}", type=whole_number, help=f"{what}, for -log p(x)"
+        )
+    train.add_argument(
+        "--save-every", type=whole_number, help="epochs between checkpoints"
+    )
     train.add_argument(
         "--api",
         choices=APIS,
-        help="the Flax API to train with (default linen; a resumed or finetuned run keeps its own)",
+        help="the Flax API to train with (default linen; a resumed or "
+        "finetuned run keeps its own)",
     )
-    train.add_argument("--digits", type=digit_set, help="train on these digits only, e.g. 0-4")
+    train.add_argument(
+        "--digits",
+        type=digit_set,
+        help="train on these digits only, e.g. 0-4",
+    )
     train.add_argument(
         "--resume",
         action="store_true",
-        help="continue the interrupted run in --out from its newest intact checkpoint; a "
-        "damaged checkpoint is never restored: it is moved to OUT/damaged/ and named",
+        help="continue the interrupted run in --out from its newest "
+        "intact checkpoint; a "
+        "damaged checkpoint is never restored: it is moved to "
+        "OUT/damaged/ and named",
     )
     train.add_argument(
-        "--finetune-from", type=Path, help="a run to finetune, with its encoder frozen"
+        "--finetune-from",
+        type=Path,
+        help="a run to finetune, with its encoder frozen",
     )
     train.add_argument(
-        "--stop-after", type=positive_int, help="stop after this many epochs (resumable)"
+        "--stop-after",
+        type=positive_int,
+        help="stop after this many epochs (resumable)",
     )
     train.add_argument(
         "--devices",
         type=positive_int,
         default=1,
-        help="train data-parallel on this many local devices, each batch split evenly across "
+        help="train data-parallel on this many local devices, each batch "
+        "split evenly across "
         "them (default 1, the published runs' setting)",
     )
     train.set_defaults(func=cmd_train)
 
-    sample = sub.add_parser("sample", help="draw digits of one class from a trained run")
+    sample = sub.add_parser(
+        "sample", help="draw digits of one class from a trained run"
+    )
     sample.add_argument("--run", type=Path, required=True)
     sample.add_argument("--digit", type=digit, required=True)
-    sample.add_argument("-n", type=positive_int, default=16, help="how many samples")
+    sample.add_argument(
+        "-n", type=positive_int, default=16, help="how many samples"
+    )
     sample.add_argument("--temperature", type=positive_float, default=1.0)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", type=Path, required=True, help="a .png file")
+    sample.add_argument(
+        "--out", type=Path, required=True, help="a .png file"
+    )
     sample.set_defaults(func=cmd_sample)
 
-    measure = sub.add_parser("measure", help="measure a finished run again with this code")
+    measure = sub.add_parser(
+        "measure", help="measure a finished run again with this code"
+    )
     measure.add_argument("--run", type=Path, required=True)
     measure.set_defaults(func=cmd_measure)
 
-    figures = sub.add_parser("figures", help="draw every figure the site shows")
-    figures.add_argument("--run", type=Path, help="a finished run (from `train`)")
-    figures.add_argument("--bench", type=Path, help="a result file from `bench`, to plot")
+    figures = sub.add_parser(
+        "figures", help="draw every figure the site shows"
+    )
     figures.add_argument(
-        "--compare", type=Path, nargs="+", help="finished runs to tabulate side by side"
+        "--run", type=Path, help="a finished run (from `train`)"
+    )
+    figures.add_argument(
+        "--bench", type=Path, help="a result file from `bench`, to plot"
+    )
+    figures.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        help="finished runs to tabulate side by side",
     )
     figures.add_argument(
         "--twin",
         type=Path,
         nargs="+",
-        help="runs of one preset trained different ways (the API, the seed, grey levels, the "
+        help="runs of one preset trained different ways (the API, the "
+        "seed, grey levels, the "
         "KL weight), tabulated in the manifest",
     )
     figures.add_argument(
-        "--sweep", type=Path, nargs="+", help="runs that differ in --kl-weight (a beta sweep)"
+        "--sweep",
+        type=Path,
+        nargs="+",
+        help="runs that differ in --kl-weight (a beta sweep)",
     )
     figures.add_argument(
         "--tables-from",
         type=earlier_manifest,
-        help="an earlier manifest.json whose tables of runs not named here are kept",
+        help="an earlier manifest.json whose tables of runs not named "
+        "here are kept",
     )
     figures.add_argument("--out", type=Path, default=Path("docs/figures"))
     figures.set_defaults(func=cmd_figures)
@@ -240,19 +355,32 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except ConfigError as err:
-        # Name the option the user typed, as argparse does for its own errors.
-        option = f"argument --{err.field.replace('_', '-')}: " if err.field else ""
+        # Name the option the user typed, as argparse does for its own
+        # errors.
+        option = (
+            f"argument --{err.field.replace('_', '-')}: "
+            if err.field
+            else ""
+        )
         cli.exit(2, f"{cli.prog} {args.command}: error: {option}{err}\n")
-    except CheckpointWriteError as err:  # the disk, not the input: the run stops, nothing lost
+    # the disk, not the input: the run stops, nothing lost
+    except CheckpointWriteError as err:
         cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
     except (UsageError, RunError, LockError, CheckpointError) as err:
         cli.exit(2, f"{cli.prog} {args.command}: error: {err}\n")
     except DivergedError as err:
         cli.exit(DIVERGED, f"{cli.prog} {args.command}: error: {err}\n")
-    except (MNISTUnavailableError, MNISTChecksumError, FileNotFoundError) as err:
+    except (
+        MNISTUnavailableError,
+        MNISTChecksumError,
+        FileNotFoundError,
+    ) as err:
         cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
     except KeyboardInterrupt:
         hint = ""
         if args.command == "train" and (args.out / "run.json").is_file():
-            hint = f"; the last finished epoch is saved: train --resume --out {args.out}"
+            hint = (
+                "; the last finished epoch is saved: train --resume "
+                f"--out {args.out}"
+            )
         cli.exit(130, f"{cli.prog} {args.command}: interrupted{hint}\n")

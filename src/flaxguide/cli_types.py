@@ -1,8 +1,10 @@
-"""The command line's building blocks: argparse types that turn text into values, a parser
-that reports an error in one line, and the error for input a command cannot use.
+"""The command line's building blocks: argparse types that turn text into
+values, a parser that reports an error in one line, and the error for input a
+command cannot use.
 
-The types only parse, and name the option's problem in one line; the config checks its own
-fields once, where it is built (see [`Config`][flaxguide.config.Config]).
+The types only parse, and name the option's problem in one line; the config
+checks its own fields once, where it is built (see
+[`Config`][flaxguide.config.Config]).
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ from flaxguide.config import ConfigError, check_positive
 
 
 def _number(convert, what: str, positive: bool = False):
-    """An argparse type: `convert` the text and, if `positive`, check it as the config would.
+    """An argparse type: `convert` the text and, if `positive`, check it as
+    the config would.
 
-    Config fields are checked by the config itself, once; `positive` is for the few options
-    that are not config fields (`-n`, `--temperature`, `--stop-after`).
+    Config fields are checked by the config itself, once; `positive` is for
+    the few options that are not config fields (`-n`, `--temperature`,
+    `--stop-after`).
     """
 
     def parse(text: str):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {what}"
+            ) from None
         if positive:
             try:
                 check_positive("the value", value)
@@ -43,7 +49,9 @@ positive_float = _number(float, "a number", positive=True)
 
 def digit(text: str) -> int:
     if text not in [str(d) for d in range(10)]:
-        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a digit from 0 to 9, got {text!r}"
+        )
     return int(text)
 
 
@@ -62,26 +70,34 @@ class UsageError(Exception):
 
 
 def output_dir(path: Path) -> None:
-    """Create the folder an output goes to, or say in one line why it cannot be."""
+    """Create the folder an output goes to, or say in one line why it cannot
+    be."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"cannot create the folder {path}: {err.strerror}") from err
+        raise UsageError(
+            f"cannot create the folder {path}: {err.strerror}"
+        ) from err
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with each error on one line: the usage block would bury it; --help has it."""
+    """argparse, with each error on one line: the usage block would bury it;
+    --help has it."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+        self.exit(
+            2, f"{self.prog}: error: {message} (--help lists the options)\n"
+        )
 
 
 def earlier_manifest(text: str) -> dict:
-    """An argparse type: the manifest.json an earlier `figures` command wrote, read at once
-    (before this command writes over it)."""
+    """An argparse type: the manifest.json an earlier `figures` command
+    wrote, read at once (before this command writes over it)."""
     from flaxguide.manifest import read_manifest
 
     try:
         return read_manifest(Path(text))
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"{err}; name a manifest.json `figures` wrote") from None
+        raise argparse.ArgumentTypeError(
+            f"{err}; name a manifest.json `figures` wrote"
+        ) from None

@@ -1,4 +1,5 @@
-"""One typed configuration for training, with the two presets the project uses."""
+"""One typed configuration for training, with the two presets the project
+uses."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 
 
 class ConfigError(ValueError):
-    """A configuration value that training cannot use; the message says which and why.
+    """A configuration value that training cannot use; the message says which
+    and why.
 
-    `field` names the offending field, so a command line can name its own option for it.
+    `field` names the offending field, so a command line can name its own
+    option for it.
     """
 
     def __init__(self, message: str, field: str | None = None):
@@ -18,7 +21,8 @@ class ConfigError(ValueError):
         self.field = field
 
 
-SCHEDULES = ("warmup_cosine", "constant")  # learning-rate schedules `make_optimiser` builds
+# learning-rate schedules `make_optimiser` builds
+SCHEDULES = ("warmup_cosine", "constant")
 APIS = ("linen", "nnx")  # the Flax APIs a run can be trained with
 POSITIVE_FIELDS = (
     "learning_rate",
@@ -35,24 +39,36 @@ POSITIVE_FIELDS = (
 
 
 def check_positive(name: str, value: float, hint: str = "") -> None:
-    """Raise `ConfigError` unless `value` is a finite number above zero (NaN is neither)."""
+    """Raise `ConfigError` unless `value` is a finite number above zero (NaN
+    is neither)."""
     if not (value > 0 and math.isfinite(value)):
         extra = f" ({hint})" if hint else ""
-        raise ConfigError(f"{name} must be a positive finite number{extra}, got {value}", name)
+        raise ConfigError(
+            f"{name} must be a positive finite number{extra}, got {value}",
+            name,
+        )
 
 
-# Above this peak learning rate Adam moves every weight by up to the rate itself at each step;
-# no run of this model trains there (the debugging chapter's run diverged at 0.3 unclipped).
+# Above this peak learning rate Adam moves every weight by up to the rate
+# itself at each step; no run of this model trains there (the debugging
+# chapter's run diverged at 0.3 unclipped).
 MAX_LEARNING_RATE = 1.0
 
 
-# Every random stream of a run starts from the config's seed, shifted by its purpose, so that
-# no two streams of one run share a key and a resumed run draws the same keys again.
-SEED_OFFSETS = {"train": 0, "final_metrics": 1, "figures": 2, "epoch_eval": 3}
+# Every random stream of a run starts from the config's seed, shifted by its
+# purpose, so that no two streams of one run share a key and a resumed run
+# draws the same keys again.
+SEED_OFFSETS = {
+    "train": 0,
+    "final_metrics": 1,
+    "figures": 2,
+    "epoch_eval": 3,
+}
 
 
 def seed_for(config: Config, purpose: str) -> int:
-    """The seed of one random stream of a run: `config.seed` plus the offset of `purpose`."""
+    """The seed of one random stream of a run: `config.seed` plus the offset
+    of `purpose`."""
     return config.seed + SEED_OFFSETS[purpose]
 
 
@@ -63,73 +79,95 @@ class Config:
 
     Attributes:
         encoder_dims: the widths of the encoder's hidden layers.
-        decoder_dims: the widths of the decoder's layers; the last is 784, a logit per pixel.
+        decoder_dims: the widths of the decoder's layers; the last is 784, a
+            logit per pixel.
         latent_dim: the size of the latent $z$.
         num_classes: the number of classes $c$ (MNIST's ten digits).
         batch_size: examples per training step.
         epochs: passes over the training set.
         learning_rate: the peak of the learning-rate schedule.
-        kl_weight: the weight of the KL term in the training loss; 1 trains on the true ELBO.
-        binarize: train on binary pixels drawn afresh each batch, and score a test set
-            binarised once (False: the grey levels).
+        kl_weight: the weight of the KL term in the training loss; 1 trains
+            on the true ELBO.
+        binarize: train on binary pixels drawn afresh each batch, and score a
+            test set binarised once (False: the grey levels).
         seed: the seed every random stream of a run starts from (`seed_for`).
-        schedule: the learning-rate schedule, `"warmup_cosine"` or `"constant"`.
+        schedule: the learning-rate schedule, `"warmup_cosine"` or
+            `"constant"`.
         warmup_epochs: epochs of linear warmup before the cosine decay.
-        clip_norm: the global gradient norm updates are clipped to; None for no clipping.
-        ema_decay: the decay of the average of the parameters that evaluation uses.
+        clip_norm: the global gradient norm updates are clipped to; None for
+            no clipping.
+        ema_decay: the decay of the average of the parameters that evaluation
+            uses.
         save_every: epochs between checkpoints.
-        keep_checkpoints: how many of the latest checkpoints are kept, besides the best.
+        keep_checkpoints: how many of the latest checkpoints are kept,
+            besides the best.
         api: the Flax API that trains the model, `"linen"` or `"nnx"`.
-        judge_epochs: epochs of training of the classifier that reads generated digits.
-        samples_per_digit: samples per class the classifier reads for `conditional_accuracy`.
-        nll_samples_per_class: importance samples per image and class for -log p(x).
-        nll_judged_class_samples: extra samples for the class the classifier reads in the image.
-        nll_test_images: test images -log p(x) is estimated on; None for all of them.
+        judge_epochs: epochs of training of the classifier that reads
+            generated digits.
+        samples_per_digit: samples per class the classifier reads for
+            `conditional_accuracy`.
+        nll_samples_per_class: importance samples per image and class for
+            -log p(x).
+        nll_judged_class_samples: extra samples for the class the classifier
+            reads in the image.
+        nll_test_images: test images -log p(x) is estimated on; None for all
+            of them.
     """
 
-    # Model. Wider than the smallest VAE that works: on a CPU the step time is mostly fixed
-    # overhead, so 512 units cost little more than 256 and fit MNIST noticeably better.
+    # Model. Wider than the smallest VAE that works: on a CPU the step time
+    # is mostly fixed overhead, so 512 units cost little more than 256 and
+    # fit MNIST noticeably better.
     encoder_dims: tuple[int, ...] = (512, 256)
-    decoder_dims: tuple[int, ...] = (256, 512, 784)  # the last layer emits one logit per pixel
+    # the last layer emits one logit per pixel
+    decoder_dims: tuple[int, ...] = (256, 512, 784)
     latent_dim: int = 32
     num_classes: int = 10
 
     # Optimisation.
     batch_size: int = 128
-    # Measured on binarised MNIST: 60 epochs reached -log p(x) 86.75 nats and 94.4% conditional
-    # accuracy, 200 epochs a negative ELBO 1.3 nats lower and 96.9%; samples keep sharpening.
+    # Measured on binarised MNIST: 60 epochs reached -log p(x) 86.75 nats and
+    # 94.4% conditional accuracy, 200 epochs a negative ELBO 1.3 nats lower
+    # and 96.9%; samples keep sharpening.
     epochs: int = 400
-    # The peak of the schedule. Measured at 20 epochs: 1e-3 reached 96.9 nats and 78% conditional
-    # accuracy, 3e-3 reached 94.2 nats and 93%: the class moves out of z and into c faster.
+    # The peak of the schedule. Measured at 20 epochs: 1e-3 reached 96.9 nats
+    # and 78% conditional accuracy, 3e-3 reached 94.2 nats and 93%: the class
+    # moves out of z and into c faster.
     learning_rate: float = 3e-3
-    # 1 trains on the true ELBO; below 1 trades samples for sharpness, above 1 the reverse.
+    # 1 trains on the true ELBO; below 1 trades samples for sharpness, above
+    # 1 the reverse.
     kl_weight: float = 1.0
-    # Train on binary pixels drawn afresh each batch, and score a test set binarised once: only
-    # then is the Bernoulli likelihood a density over images, and -log p(x) comparable with the
-    # literature's. False trains on the grey levels (as pytorch/examples' VAE does), whose
-    # numbers are not likelihoods.
+    # Train on binary pixels drawn afresh each batch, and score a test set
+    # binarised once: only then is the Bernoulli likelihood a density over
+    # images, and -log p(x) comparable with the literature's. False trains on
+    # the grey levels (as pytorch/examples' VAE does), whose numbers are not
+    # likelihoods.
     binarize: bool = True
     seed: int = 0
 
     # The final loop (chapter 5).
     schedule: str = "warmup_cosine"  # or "constant"
     warmup_epochs: int = 1
-    clip_norm: float | None = 100.0  # global gradient norm; typical norms are 40-80
+    # global gradient norm; typical norms are 40-80
+    clip_norm: float | None = 100.0
     # (None turns clipping off)
-    ema_decay: float = 0.999  # EMA of the parameters, about the last 1,000 steps
+    # EMA of the parameters, about the last 1,000 steps
+    ema_decay: float = 0.999
     save_every: int = 5  # epochs between checkpoints
-    keep_checkpoints: int = 2  # the latest K are kept, plus the best by test negative ELBO
+    # the latest K are kept, plus the best by test negative ELBO
+    keep_checkpoints: int = 2
 
-    # The Flax API that trains the model: Linen (the chapters' main thread) or NNX (its twin).
+    # The Flax API that trains the model: Linen (the chapters' main thread)
+    # or NNX (its twin).
     api: str = "linen"
 
     # The judge: a separate MLP classifier that labels generated digits.
     judge_epochs: int = 10
     samples_per_digit: int = 1000  # for `conditional_accuracy`
 
-    # The importance-weighted log-likelihood of a binarised run: samples per image and class,
-    # more for the class the judge reads in the image (where nearly all of p(x) lies), and how
-    # many test images (None: all of them). 10 x 100 + 4,000 = 5,000 decodes per image.
+    # The importance-weighted log-likelihood of a binarised run: samples per
+    # image and class, more for the class the judge reads in the image (where
+    # nearly all of p(x) lies), and how many test images (None: all of them).
+    # 10 x 100 + 4,000 = 5,000 decodes per image.
     nll_samples_per_class: int = 100
     nll_judged_class_samples: int = 4000
     nll_test_images: int | None = None
@@ -140,54 +178,76 @@ class Config:
             check_positive(name, getattr(self, name))
         if self.learning_rate > MAX_LEARNING_RATE:
             raise ConfigError(
-                f"learning_rate {self.learning_rate} is above {MAX_LEARNING_RATE}, where Adam "
-                "moves every weight by up to the rate at each step; the presets use 3e-3",
+                f"learning_rate {self.learning_rate} is above "
+                f"{MAX_LEARNING_RATE}, where Adam "
+                "moves every weight by up to the rate at each step; "
+                "the presets use 3e-3",
                 "learning_rate",
             )
         if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
             raise ConfigError(
-                f"kl_weight must be zero or positive (and finite), got {self.kl_weight}",
+                "kl_weight must be zero or positive (and finite), "
+                f"got {self.kl_weight}",
                 "kl_weight",
             )
         judged = self.nll_judged_class_samples
         if not (isinstance(judged, int) and judged >= 0):
             raise ConfigError(
-                f"nll_judged_class_samples must be a whole number, 0 or more, got {judged}",
+                "nll_judged_class_samples must be a whole number, 0 "
+                f"or more, got {judged}",
                 "nll_judged_class_samples",
             )
         if self.nll_test_images is not None:
-            check_positive("nll_test_images", self.nll_test_images, "or None for all")
+            check_positive(
+                "nll_test_images", self.nll_test_images, "or None for all"
+            )
         if not isinstance(self.binarize, bool):
-            raise ConfigError(f"binarize must be True or False, got {self.binarize!r}", "binarize")
+            raise ConfigError(
+                f"binarize must be True or False, got {self.binarize!r}",
+                "binarize",
+            )
         if self.api not in APIS:
             choices = " or ".join(map(repr, APIS))
-            raise ConfigError(f"api must be {choices}, got {self.api!r}", "api")
+            raise ConfigError(
+                f"api must be {choices}, got {self.api!r}", "api"
+            )
         if self.schedule not in SCHEDULES:
             choices = " or ".join(map(repr, SCHEDULES))
-            raise ConfigError(f"schedule must be {choices}, got {self.schedule!r}", "schedule")
+            raise ConfigError(
+                f"schedule must be {choices}, got {self.schedule!r}",
+                "schedule",
+            )
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise ConfigError(
-                f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
+                "warmup_epochs must be between 0 and epochs "
+                f"({self.epochs}), "
                 f"got {self.warmup_epochs}",
                 "warmup_epochs",
             )
         if self.clip_norm is not None:
-            check_positive("clip_norm", self.clip_norm, "or None for no clipping")
+            check_positive(
+                "clip_norm", self.clip_norm, "or None for no clipping"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}", "ema_decay")
+            raise ConfigError(
+                f"ema_decay must be in [0, 1), got {self.ema_decay}",
+                "ema_decay",
+            )
         dims = self.encoder_dims + self.decoder_dims
         if not dims or any(d <= 0 for d in dims):
             raise ConfigError(
-                f"layer sizes must be positive, got {self.encoder_dims}, {self.decoder_dims}"
+                "layer sizes must be positive, got "
+                f"{self.encoder_dims}, {self.decoder_dims}"
             )
         if self.decoder_dims[-1] != 784:
             raise ConfigError(
-                f"the decoder must end with 784 units (28x28 pixels), got {self.decoder_dims[-1]}"
+                "the decoder must end with 784 units (28x28 "
+                f"pixels), got {self.decoder_dims[-1]}"
             )
 
 
-# `quick` exercises every code path in seconds (tests, CI, the notebook); `full` makes the
-# published figures and numbers.
+# `quick` exercises every code path in seconds (tests, CI, the notebook);
+# `full` makes the published figures and numbers.
 PRESETS = {
     "quick": Config(
         epochs=2,
@@ -198,19 +258,24 @@ PRESETS = {
         nll_judged_class_samples=100,
         nll_test_images=500,
     ),
-    # The published run weighs the KL by 1.25. Measured over 400 epochs at 1: -log p(x) 85.28
-    # nats, but 3.1% of prior samples read as another digit; at 60 epochs 1.25 cost 0.2 nats of
-    # test ELBO and cut those misreadings by 2.2 points. (It is still scored by the true ELBO.)
+    # The published run weighs the KL by 1.25. Measured over 400 epochs at 1:
+    # -log p(x) 85.28 nats, but 3.1% of prior samples read as another digit;
+    # at 60 epochs 1.25 cost 0.2 nats of test ELBO and cut those misreadings
+    # by 2.2 points. (It is still scored by the true ELBO.)
     "full": Config(kl_weight=1.25),
 }
-"""The presets `get_config` knows: `"quick"` (2 epochs and small evaluations, for tests and a
-first run) and `"full"` (the published run: 400 epochs, KL weight 1.25)."""
+"""The presets `get_config` knows: `"quick"` (2 epochs and small evaluations,
+for tests and a first run) and `"full"` (the published run: 400 epochs, KL
+weight 1.25)."""
 
 
 def get_config(preset: str, **overrides) -> Config:
-    """The preset named `preset` with `overrides` (fields set to `None` are left alone)."""
+    """The preset named `preset` with `overrides` (fields set to `None` are
+    left alone)."""
     if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(
+            f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}"
+        )
     changes = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(PRESETS[preset], **changes)
 
@@ -224,7 +289,13 @@ def from_dict(values: dict) -> Config:
     unknown = set(values) - fields
     if unknown:
         raise ConfigError(f"unknown config fields {sorted(unknown)}")
-    # A config saved before binarisation existed trained on the grey levels; one saved before
-    # the judged class got more samples gave every class the same number.
+    # A config saved before binarisation existed trained on the grey levels;
+    # one saved before the judged class got more samples gave every class the
+    # same number.
     values = {"binarize": False, "nll_judged_class_samples": 0} | values
-    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return Config(
+        **{
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in values.items()
+        }
+    )

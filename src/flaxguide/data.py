@@ -1,8 +1,9 @@
 """MNIST: loading it, choosing digits, and putting it on the device.
 
-[`load_mnist`][flaxguide.data.load_mnist] goes through `torchvision.datasets.MNIST`, so a
-machine with internet access downloads the data the usual way. Offline machines point
-`FLAXGUIDE_MNIST_MIRROR` at a folder holding the four official `.gz` files instead.
+[`load_mnist`][flaxguide.data.load_mnist] goes through
+`torchvision.datasets.MNIST`, so a machine with internet access downloads the
+data the usual way. Offline machines point `FLAXGUIDE_MNIST_MIRROR` at a
+folder holding the four official `.gz` files instead.
 """
 
 from __future__ import annotations
@@ -27,16 +28,21 @@ class MNISTChecksumError(RuntimeError):
 
 
 class MNISTUnavailableError(RuntimeError):
-    """MNIST is neither on disk nor in a mirror, and downloading it failed."""
+    """MNIST is neither on disk nor in a mirror, and downloading it
+    failed."""
 
 
 def default_data_dir() -> Path:
-    """Where MNIST is cached: `$FLAXGUIDE_DATA`, else `~/.cache/flaxguide`."""
-    return Path(os.environ.get("FLAXGUIDE_DATA") or "~/.cache/flaxguide").expanduser()
+    """Where MNIST is cached: `$FLAXGUIDE_DATA`, else
+    `~/.cache/flaxguide`."""
+    return Path(
+        os.environ.get("FLAXGUIDE_DATA") or "~/.cache/flaxguide"
+    ).expanduser()
 
 
 def default_mirror() -> Path | None:
-    """The local mirror folder from `$FLAXGUIDE_MNIST_MIRROR`, or `None` when unset or empty."""
+    """The local mirror folder from `$FLAXGUIDE_MNIST_MIRROR`, or `None` when
+    unset or empty."""
     mirror = os.environ.get("FLAXGUIDE_MNIST_MIRROR")
     return Path(mirror).expanduser() if mirror else None
 
@@ -53,7 +59,8 @@ def _check_md5(path: Path, expected: str, fix: str) -> None:
     actual = _md5(path)
     if actual != expected:
         raise MNISTChecksumError(
-            f"{path} has MD5 {actual}, expected {expected} (torchvision.datasets.MNIST.resources): "
+            f"{path} has MD5 {actual}, expected {expected} "
+            "(torchvision.datasets.MNIST.resources): "
             f"it is corrupt or not the official MNIST file. {fix}"
         )
 
@@ -61,13 +68,17 @@ def _check_md5(path: Path, expected: str, fix: str) -> None:
 def _copy_from_mirror(mirror: Path, raw: Path) -> None:
     if not mirror.is_dir():
         raise FileNotFoundError(
-            f"MNIST mirror folder {mirror} does not exist. It should hold the four official "
+            f"MNIST mirror folder {mirror} does not exist. It should "
+            "hold the four official "
             f"MNIST files: {_FILES}."
         )
-    missing = [name for name, _ in MNIST.resources if not (mirror / name).is_file()]
+    missing = [
+        name for name, _ in MNIST.resources if not (mirror / name).is_file()
+    ]
     if missing:
         raise FileNotFoundError(
-            f"MNIST mirror folder {mirror} lacks {', '.join(missing)}. It should hold the four "
+            f"MNIST mirror folder {mirror} lacks "
+            f"{', '.join(missing)}. It should hold the four "
             f"official MNIST files: {_FILES}."
         )
     for name, md5 in MNIST.resources:
@@ -77,10 +88,12 @@ def _copy_from_mirror(mirror: Path, raw: Path) -> None:
         _check_md5(
             mirror / name,
             md5,
-            "It was not copied; replace it in the mirror with a good copy, or use another mirror.",
+            "It was not copied; replace it in the mirror with a good "
+            "copy, or use another mirror.",
         )
-        # copyfile, not copy2: mirror files are often read-only and the cache copy must not be.
-        # The rename makes an interrupted copy leave no half-written file for the next run.
+        # copyfile, not copy2: mirror files are often read-only and the cache
+        # copy must not be. The rename makes an interrupted copy leave no
+        # half-written file for the next run.
         tmp = dst.with_name(f"{name}.{os.getpid()}.part")
         shutil.copyfile(mirror / name, tmp)
         os.replace(tmp, dst)
@@ -97,19 +110,25 @@ def load_mnist(
     Args:
         split: `"train"` (60,000 examples) or `"test"` (10,000 examples).
         root: Cache folder; the files land in `root/MNIST/raw/`. Defaults to
-            `default_data_dir()` (`$FLAXGUIDE_DATA`, else `~/.cache/flaxguide`).
-        mirror: Folder holding the four official `.gz` files, copied into the cache
-            instead of downloading. Defaults to `$FLAXGUIDE_MNIST_MIRROR`; it is never written to.
+            `default_data_dir()` (`$FLAXGUIDE_DATA`, else
+            `~/.cache/flaxguide`).
+        mirror: Folder holding the four official `.gz` files, copied into the
+            cache instead of downloading. Defaults to
+            `$FLAXGUIDE_MNIST_MIRROR`; it is never written to.
 
     Returns:
-        `images`, `uint8` of shape `(N, 28, 28)` with values 0..255, and `labels`, `int32`
+        `images`, `uint8` of shape `(N, 28, 28)` with values 0..255, and
+            `labels`, `int32`
         of shape `(N,)` with values 0..9.
 
     Raises:
         ValueError: `split` is not `"train"` or `"test"`.
-        FileNotFoundError: The mirror folder does not exist or lacks one of the files.
-        MNISTChecksumError: A `.gz` file in the mirror or the cache has the wrong MD5.
-        MNISTUnavailableError: The data is missing and could not be downloaded.
+        FileNotFoundError: The mirror folder does not exist or lacks one of
+            the files.
+        MNISTChecksumError: A `.gz` file in the mirror or the cache has the
+            wrong MD5.
+        MNISTUnavailableError: The data is missing and could not be
+            downloaded.
 
     Example:
         ```python
@@ -124,33 +143,48 @@ def load_mnist(
         ```
     """
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        raise ValueError(
+            f"split must be one of {sorted(SPLITS)}, got {split!r}"
+        )
     root = Path(root).expanduser() if root else default_data_dir()
     mirror = Path(mirror).expanduser() if mirror else default_mirror()
     raw = root / "MNIST" / "raw"  # torchvision's MNIST.raw_folder
     raw.mkdir(parents=True, exist_ok=True)
 
-    # torchvision treats a .gz with a bad MD5 as absent and silently downloads over it; offline
-    # that turns into a confusing network error, so check first and let the user decide.
+    # torchvision treats a .gz with a bad MD5 as absent and silently
+    # downloads over it; offline that turns into a confusing network error,
+    # so check first and let the user decide.
     for name, md5 in MNIST.resources:
         if (raw / name).exists():
             _check_md5(
-                raw / name, md5, "Delete it to download it again, or re-copy it from a good mirror."
+                raw / name,
+                md5,
+                "Delete it to download it again, or re-copy it from "
+                "a good mirror.",
             )
     if mirror is not None:
         _copy_from_mirror(mirror, raw)
 
-    needs_download = not all((raw / name).exists() for name, _ in MNIST.resources)
+    needs_download = not all(
+        (raw / name).exists() for name, _ in MNIST.resources
+    )
     try:
         ds = MNIST(root, train=SPLITS[split], download=True)
     except (RuntimeError, OSError) as err:
         if not needs_download:
             raise
-        last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        last = (
+            str(err).strip().splitlines()[-1]
+            if str(err).strip()
+            else type(err).__name__
+        )
         raise MNISTUnavailableError(
-            f"MNIST is not in {raw} and downloading it failed (last error: {last}). "
-            "Get it one of two ways: (1) set FLAXGUIDE_MNIST_MIRROR (or pass mirror=) to a "
-            f"folder holding the four official files {_FILES}; or (2) run once with internet "
+            f"MNIST is not in {raw} and downloading it failed (last "
+            f"error: {last}). "
+            "Get it one of two ways: (1) set FLAXGUIDE_MNIST_MIRROR "
+            "(or pass mirror=) to a "
+            f"folder holding the four official files {_FILES}; or "
+            "(2) run once with internet "
             f"access so torchvision downloads them into {raw}."
         ) from err
     return ds.data.numpy(), ds.targets.numpy().astype(np.int32)
@@ -158,13 +192,23 @@ def load_mnist(
 
 # --8<-- [start:select_digits]
 def check_digits(digits: Sequence[int]) -> tuple[int, ...]:
-    """`digits` as a sorted tuple of distinct integers from 0 to 9, or a `ValueError`."""
-    if isinstance(digits, str):  # "07" would otherwise pass as the digits "0" and "7"
-        raise ValueError(f"digits must be integers from 0 to 9, got the string {digits!r}")
+    """`digits` as a sorted tuple of distinct integers from 0 to 9, or a
+    `ValueError`."""
+    # "07" would otherwise pass as the digits "0" and "7"
+    if isinstance(digits, str):
+        raise ValueError(
+            f"digits must be integers from 0 to 9, got the string {digits!r}"
+        )
     digits = list(digits)
     if not digits:
-        raise ValueError("digits is empty: name at least one digit from 0 to 9")
-    bad = [d for d in digits if not (isinstance(d, int | np.integer) and 0 <= d <= 9)]
+        raise ValueError(
+            "digits is empty: name at least one digit from 0 to 9"
+        )
+    bad = [
+        d
+        for d in digits
+        if not (isinstance(d, int | np.integer) and 0 <= d <= 9)
+    ]
     if bad:
         raise ValueError(f"digits must be integers from 0 to 9, got {bad}")
     return tuple(sorted({int(d) for d in digits}))
@@ -179,7 +223,8 @@ def parse_digits(text: str) -> tuple[int, ...]:
         return check_digits([int(part) for part in text.split(",")])
     except ValueError as err:
         raise ValueError(
-            f"expected digits from 0 to 9 like 0-4 or 5,6,7, got {text!r} ({err})"
+            "expected digits from 0 to 9 like 0-4 or 5,6,7, got "
+            f"{text!r} ({err})"
         ) from None
 
 
@@ -188,31 +233,39 @@ def select_digits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The examples whose label is one of `digits`, in their original order.
 
-    Raises `ValueError` for an empty `digits`, a digit that is not an integer from 0 to 9, or
-    a selection that matches no example.
+    Raises `ValueError` for an empty `digits`, a digit that is not an integer
+    from 0 to 9, or a selection that matches no example.
     """
     digits = check_digits(digits)
     keep = np.isin(labels, digits)
     if not keep.any():
         present = sorted({int(label) for label in np.unique(labels)})
         raise ValueError(
-            f"no example has a label in {list(digits)}; the labels present are {present}"
+            f"no example has a label in {list(digits)}; the labels "
+            f"present are {present}"
         )
     return images[keep], labels[keep]
     # --8<-- [end:select_digits]
 
 
 # --8<-- [start:prepare]
-def prepare(images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
-    """Put a whole split on the device once: uint8 pixels `(N, 784)` and int32 labels `(N,)`.
+def prepare(
+    images: np.ndarray, labels: np.ndarray
+) -> tuple[jax.Array, jax.Array]:
+    """Put a whole split on the device once: uint8 pixels `(N, 784)` and
+    int32 labels `(N,)`.
 
-    uint8 keeps the training set at 47 MB; batches become floats inside the step.
+    uint8 keeps the training set at 47 MB; batches become floats inside the
+    step.
     """
-    return jnp.asarray(images.reshape(len(images), -1)), jnp.asarray(labels, dtype=jnp.int32)
+    return jnp.asarray(images.reshape(len(images), -1)), jnp.asarray(
+        labels, dtype=jnp.int32
+    )
 
 
 def to_unit(images: jax.Array) -> jax.Array:
-    """uint8 pixels to floats in [0, 1]; float input is taken to be in [0, 1] already."""
+    """uint8 pixels to floats in [0, 1]; float input is taken to be in [0, 1]
+    already."""
     if images.dtype == jnp.uint8:
         return images.astype(jnp.float32) / 255.0
     return images.astype(jnp.float32)
@@ -222,34 +275,45 @@ def to_unit(images: jax.Array) -> jax.Array:
 def load_splits(
     digits: Sequence[int] | None = None, binarize_test: bool = False
 ) -> tuple[tuple, tuple]:
-    """The train and test splits on the device, each `(images, labels)`, restricted to
-    `digits` when given, the test images binarised once if `binarize_test` (see
-    [`binarize_split`][flaxguide.data.binarize_split]). What a run trains and evaluates on."""
+    """The train and test splits on the device, each `(images, labels)`,
+    restricted to `digits` when given, the test images binarised once if
+    `binarize_test` (see `binarize_split`). What a run trains and evaluates
+    on."""
     splits = []
     for split in ("train", "test"):
         images, labels = load_mnist(split)
         if digits is not None:
             images, labels = select_digits(images, labels, digits)
         splits.append(prepare(images, labels))
-    return splits[0], binarize_split(splits[1]) if binarize_test else splits[1]
+    return splits[0], binarize_split(splits[1]) if binarize_test else splits[
+        1
+    ]
 
 
 # --8<-- [start:binarize]
-# The test set is binarised once, with this seed, so every run is scored on the same images.
+# The test set is binarised once, with this seed, so every run is scored on
+# the same images.
 TEST_BINARIZATION_SEED = 0
 
 
 def binarize(key: jax.Array, images: jax.Array) -> jax.Array:
-    """Each pixel set to 1 with probability its intensity: uint8 `images` -> float32 0s and 1s.
+    """Each pixel set to 1 with probability its intensity: uint8 `images` ->
+    float32 0s and 1s.
 
-    Runs on the device; with a new key per batch it draws new binary images every epoch
-    ("dynamic binarisation"), which keeps the model from memorising one draw.
+    Runs on the device; with a new key per batch it draws new binary images
+    every epoch ("dynamic binarisation"), which keeps the model from
+    memorising one draw.
     """
     return jax.random.bernoulli(key, to_unit(images)).astype(jnp.float32)
 
 
-def binarize_split(split: tuple, seed: int = TEST_BINARIZATION_SEED) -> tuple:
-    """A split's images binarised once (as uint8 0 and 255, so `to_unit` reads them as is)."""
+def binarize_split(
+    split: tuple, seed: int = TEST_BINARIZATION_SEED
+) -> tuple:
+    """A split's images binarised once (as uint8 0 and 255, so `to_unit`
+    reads them as is)."""
     images, labels = split
-    return (binarize(jax.random.key(seed), images) * 255).astype(jnp.uint8), labels
+    return (binarize(jax.random.key(seed), images) * 255).astype(
+        jnp.uint8
+    ), labels
     # --8<-- [end:binarize]

@@ -1,7 +1,9 @@
-"""The figures the site shows, drawn from a trained model and real MNIST test images.
+"""The figures the site shows, drawn from a trained model and real MNIST test
+images.
 
-[`draw_all`][flaxguide.figures.draw_all] draws every one of them for `python -m flaxguide
-figures`; the grids and curves themselves come from [`flaxguide.plots`][flaxguide.plots].
+[`draw_all`][flaxguide.figures.draw_all] draws every one of them for `python
+-m flaxguide figures`; the grids and curves themselves come from
+[`flaxguide.plots`][flaxguide.plots].
 """
 
 from __future__ import annotations
@@ -39,40 +41,66 @@ from flaxguide.runs import compare_runs, load_trained, read_run
 
 
 # --8<-- [start:sample_rows]
-def sample_rows(model, params, key, per_digit: int = 12, temperature: float = 1.0) -> Figure:
-    """One row per digit: `per_digit` samples from the prior, decoded with that class."""
-    labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)  # 0,0,...,1,1,...: row-major
-    images = generate(model, params, key, labels, temperature)  # (10 * per_digit, 28, 28)
-    return image_table(np.asarray(images).reshape(10, per_digit, 28, 28), row_labels=range(10))
+def sample_rows(
+    model, params, key, per_digit: int = 12, temperature: float = 1.0
+) -> Figure:
+    """One row per digit: `per_digit` samples from the prior, decoded with
+    that class."""
+    # 0,0,...,1,1,...: row-major
+    labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)
+    # (10 * per_digit, 28, 28)
+    images = generate(model, params, key, labels, temperature)
+    return image_table(
+        np.asarray(images).reshape(10, per_digit, 28, 28),
+        row_labels=range(10),
+    )
     # --8<-- [end:sample_rows]
 
 
-def reconstructions(model, params, images, labels, count: int = 12) -> Figure:
-    """Test images (top row of each pair) above their reconstructions from the latent mean."""
+def reconstructions(
+    model, params, images, labels, count: int = 12
+) -> Figure:
+    """Test images (top row of each pair) above their reconstructions from
+    the latent mean."""
     x = to_unit(jnp.asarray(images[:count].reshape(count, -1)))
     c = jnp.asarray(labels[:count])
-    # The latent mean, not a sample: the reconstruction shows what the code holds, without noise.
+    # The latent mean, not a sample: the reconstruction shows what the code
+    # holds, without noise.
     mean, _ = model.apply(params, x, c, method=VAE.encode)
-    recon = jax.nn.sigmoid(model.apply(params, mean, c, method=VAE.decode))  # (count, 784)
-    grid = np.stack([np.asarray(x), np.asarray(recon)]).reshape(2, count, 28, 28)
+    # (count, 784)
+    recon = jax.nn.sigmoid(model.apply(params, mean, c, method=VAE.decode))
+    grid = np.stack([np.asarray(x), np.asarray(recon)]).reshape(
+        2, count, 28, 28
+    )
     return image_table(grid, row_labels=["test", "recon"])
 
 
 # --8<-- [start:style_transfer]
 def style_transfer(model, params, images, labels, count: int = 6) -> Figure:
-    """Encode test images with their own label, then decode each latent with every class."""
+    """Encode test images with their own label, then decode each latent with
+    every class."""
     x = to_unit(jnp.asarray(images[:count].reshape(count, -1)))
-    mean, _ = model.apply(params, x, jnp.asarray(labels[:count]), method=VAE.encode)
-    z = jnp.repeat(mean, 10, axis=0)  # each latent once per class: (count * 10, latent)
+    mean, _ = model.apply(
+        params, x, jnp.asarray(labels[:count]), method=VAE.encode
+    )
+    # each latent once per class: (count * 10, latent)
+    z = jnp.repeat(mean, 10, axis=0)
     c = jnp.tile(jnp.arange(10, dtype=jnp.int32), count)
-    out = jax.nn.sigmoid(model.apply(params, z, c, method=VAE.decode)).reshape(count, 10, 28, 28)
-    grid = np.concatenate([np.asarray(x).reshape(count, 1, 28, 28), np.asarray(out)], axis=1)
+    out = jax.nn.sigmoid(
+        model.apply(params, z, c, method=VAE.decode)
+    ).reshape(count, 10, 28, 28)
+    grid = np.concatenate(
+        [np.asarray(x).reshape(count, 1, 28, 28), np.asarray(out)], axis=1
+    )
     return image_table(grid, col_labels=["input", *map(str, range(10))])
     # --8<-- [end:style_transfer]
 
 
-def interpolation(model, params, images, labels, pairs, steps: int = 10) -> Figure:
-    """Decode points on the straight line between the latents of two test images (same class)."""
+def interpolation(
+    model, params, images, labels, pairs, steps: int = 10
+) -> Figure:
+    """Decode points on the straight line between the latents of two test
+    images (same class)."""
     rows = []
     for a, b in pairs:
         x = to_unit(jnp.asarray(images[[a, b]].reshape(2, -1)))
@@ -81,17 +109,29 @@ def interpolation(model, params, images, labels, pairs, steps: int = 10) -> Figu
         t = jnp.linspace(0.0, 1.0, steps)[:, None]  # (steps, 1)
         # $z_t = (1 - t) z_a + t z_b$, one row per t: (steps, latent_dim)
         z = (1.0 - t) * mean[0][None, :] + t * mean[1][None, :]
-        cls = jnp.full((steps,), labels[a], jnp.int32)  # both ends are this class
-        rows.append(np.asarray(jax.nn.sigmoid(model.apply(params, z, cls, method=VAE.decode))))
+        # both ends are this class
+        cls = jnp.full((steps,), labels[a], jnp.int32)
+        rows.append(
+            np.asarray(
+                jax.nn.sigmoid(
+                    model.apply(params, z, cls, method=VAE.decode)
+                )
+            )
+        )
     return image_table(np.stack(rows).reshape(len(pairs), steps, 28, 28))
 
 
-def _pairs_of_same_class(labels: np.ndarray, digits=(2, 4, 7)) -> list[tuple[int, int]]:
+def _pairs_of_same_class(
+    labels: np.ndarray, digits=(2, 4, 7)
+) -> list[tuple[int, int]]:
     return [tuple(np.flatnonzero(labels == d)[:2]) for d in digits]
 
 
-def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict[str, str]:
-    """Draw every figure the site shows into `out`; returns {file name: what it shows}."""
+def draw_all(
+    run_dir: Path | None, out: Path, bench: Path | None = None
+) -> dict[str, str]:
+    """Draw every figure the site shows into `out`; returns {file name: what
+    it shows}."""
     out.mkdir(parents=True, exist_ok=True)
     images, labels = load_mnist("test")
     figures = {
@@ -102,18 +142,32 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
     }
     if run_dir is not None:
         config, model, state, metrics = load_trained(run_dir)
-        if config.binarize:  # the model reads binary pixels: show it the test set it is scored on
-            images = np.asarray(binarize_split(prepare(images, labels))[0]).reshape(-1, 28, 28)
-        # The run's full metrics, history included, travel with the figures they explain.
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        params = state.ema_params  # what every published number is measured on
-        # One key for both sample grids, so raw and EMA samples decode the same latents.
+        # the model reads binary pixels: show it the test set it is scored on
+        if config.binarize:
+            images = np.asarray(
+                binarize_split(prepare(images, labels))[0]
+            ).reshape(-1, 28, 28)
+        # The run's full metrics, history included, travel with the figures
+        # they explain.
+        (out / "metrics.json").write_text(
+            json.dumps(metrics, indent=2) + "\n"
+        )
+        # what every published number is measured on
+        params = state.ema_params
+        # One key for both sample grids, so raw and EMA samples decode the
+        # same latents.
         key = jax.random.key(seed_for(config, "figures"))
-        steps = metrics["steps_per_epoch"]  # the schedule's unit, as the run trained it
+        # the schedule's unit, as the run trained it
+        steps = metrics["steps_per_epoch"]
         figures |= {
             "schedule.png": (
-                "the learning-rate schedule of the run, from its schedule object",
-                schedule_plot(learning_rate_schedule(config, steps), config.epochs * steps, steps),
+                "the learning-rate schedule of the run, from its "
+                "schedule object",
+                schedule_plot(
+                    learning_rate_schedule(config, steps),
+                    config.epochs * steps,
+                    steps,
+                ),
             ),
             "dynamics.png": (
                 "logged learning rate, gradient norms, raw vs EMA test loss",
@@ -133,14 +187,30 @@ def draw_all(run_dir: Path | None, out: Path, bench: Path | None = None) -> dict
             ),
             "interpolation.png": (
                 "decoded points between two latents of the same digit",
-                interpolation(model, params, images, labels, _pairs_of_same_class(labels)),
+                interpolation(
+                    model,
+                    params,
+                    images,
+                    labels,
+                    _pairs_of_same_class(labels),
+                ),
             ),
-            "curves.png": ("train and test loss per epoch", curves(metrics["history"])),
+            "curves.png": (
+                "train and test loss per epoch",
+                curves(metrics["history"]),
+            ),
         }
-        summary, projected, classes = describe(model, params, prepare(images, labels))
+        summary, projected, classes = describe(
+            model, params, prepare(images, labels)
+        )
         figures["latent-pca.png"] = (
-            "test-set latent means on their first two principal components, by class",
-            latent_scatter(projected, classes, summary["variance_share_of_first_two_components"]),
+            "test-set latent means on their first two principal "
+            "components, by class",
+            latent_scatter(
+                projected,
+                classes,
+                summary["variance_share_of_first_two_components"],
+            ),
         )
     if bench is not None:
         figures["bench.png"] = (
@@ -159,15 +229,21 @@ DPI = 100  # pixels per inch of every saved figure
 
 
 def smallest_text_pt(fig: Figure) -> float:
-    """The size, in points, of the smallest piece of visible text in `fig` (after drawing it)."""
+    """The size, in points, of the smallest piece of visible text in `fig`
+    (after drawing it)."""
     fig.canvas.draw()  # tick labels exist only once the figure is drawn
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text()
+    ]
     return min(sizes, default=0.0)
 
 
 def save_figure(fig: Figure, path: Path) -> None:
-    """Save `fig` as a PNG on a white background (it stays legible in dark mode), recording
-    its smallest text size in the file, so a test can check it at the size a page shows it."""
+    """Save `fig` as a PNG on a white background (it stays legible in dark
+    mode), recording its smallest text size in the file, so a test can check
+    it at the size a page shows it."""
     metadata = {
         "flaxguide:smallest-text-pt": f"{smallest_text_pt(fig):.1f}",
         "flaxguide:dpi": str(DPI),
@@ -185,17 +261,19 @@ def draw_with_manifest(
     sweep: list[Path] = (),
     tables_from: dict | None = None,
 ) -> dict[str, str]:
-    """[`draw_all`][flaxguide.figures.draw_all], then `manifest.json` beside the figures (and
-    `ablation.json` when `compare` names runs to tabulate side by side). `twins`, runs that
-    differ in their Flax API, seed, pixels or KL weight, are tabulated in the manifest;
-    `sweep`, runs that differ in their KL weight, are tabulated and plotted. Each table holds
-    the runs it names, and only those, so that it compares like with like even when `run_dir`
-    trained for longer. `tables_from`, an earlier manifest, supplies the tables whose runs are
-    not named this time (see [`carry_tables`][flaxguide.manifest.carry_tables])."""
+    """`draw_all`, then `manifest.json` beside the figures (and
+    `ablation.json` when `compare` names runs to tabulate side by side).
+    `twins`, runs that differ in their Flax API, seed, pixels or KL weight,
+    are tabulated in the manifest; `sweep`, runs that differ in their KL
+    weight, are tabulated and plotted. Each table holds the runs it names,
+    and only those, so that it compares like with like even when `run_dir`
+    trained for longer. `tables_from`, an earlier manifest, supplies the
+    tables whose runs are not named this time (see `carry_tables`)."""
     start = time.perf_counter()
     written = draw_all(run_dir, out, bench)
-    # The manifest says how the figures were made: the command, the code and versions that
-    # drew them, and the run's own record and final numbers (which the pages quote from it).
+    # The manifest says how the figures were made: the command, the code and
+    # versions that drew them, and the run's own record and final numbers
+    # (which the pages quote from it).
     manifest = {
         "command": command,
         "figures": written,
@@ -204,13 +282,19 @@ def draw_with_manifest(
     }
     if run_dir is not None:
         run = read_run(run_dir)
-        metrics = json.loads((out / "metrics.json").read_text())  # copied by draw_all
+        # copied by draw_all
+        metrics = json.loads((out / "metrics.json").read_text())
         manifest["run"] = {k: v for k, v in run.items() if k != "format"}
-        # The per-epoch history stays in metrics.json beside it; the manifest keeps the totals.
-        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "history"}
+        # The per-epoch history stays in metrics.json beside it; the manifest
+        # keeps the totals.
+        manifest["metrics"] = {
+            k: v for k, v in metrics.items() if k != "history"
+        }
     if compare:  # the ablation table of chapter 5, one row per run
         comparison = compare_runs(compare)
-        (out / "ablation.json").write_text(json.dumps(comparison, indent=2) + "\n")
+        (out / "ablation.json").write_text(
+            json.dumps(comparison, indent=2) + "\n"
+        )
         manifest["ablation"] = [str(run) for run in compare]
     if run_dir is not None:
         manifest |= _run_measurements(run_dir)
@@ -218,7 +302,9 @@ def draw_with_manifest(
         rows = [_sweep_row(run) for run in sweep]
         manifest["beta_sweep"] = rows
         save_figure(rate_distortion(rows), out / "beta-sweep.png")
-        manifest["figures"]["beta-sweep.png"] = "rate against distortion for each KL weight"
+        manifest["figures"]["beta-sweep.png"] = (
+            "rate against distortion for each KL weight"
+        )
     if twins:  # Linen and NNX, like with like: one evaluation code for both
         manifest["twins"] = compare_runs(twins)
     if tables_from is not None:
@@ -233,24 +319,39 @@ def _binary_test() -> tuple:
 
 
 def _run_measurements(run_dir: Path) -> dict:
-    """What the manifest measures on the run itself: the latent code, and for a binarised run
-    the importance-weighted estimate against k."""
+    """What the manifest measures on the run itself: the latent code, and for
+    a binarised run the importance-weighted estimate against k."""
     config, model, state, _ = load_trained(run_dir)
-    test = _binary_test() if config.binarize else prepare(*load_mnist("test"))
+    test = (
+        _binary_test() if config.binarize else prepare(*load_mnist("test"))
+    )
     found = {"latent": describe(model, state.ema_params, test)[0]}
     if config.binarize:
         key = jax.random.key(seed_for(config, "figures"))
-        found["iwae_by_k"] = estimate_by_k(model, state.ema_params, test, key)
+        found["iwae_by_k"] = estimate_by_k(
+            model, state.ema_params, test, key
+        )
     return found
 
 
 def _sweep_row(run_dir: Path) -> dict:
-    """One row of the beta sweep: the KL weight, rate, distortion, likelihood (with the images
-    and importance samples it used), latent use and the class probes."""
+    """One row of the beta sweep: the KL weight, rate, distortion, likelihood
+    (with the images and importance samples it used), latent use and the
+    class probes."""
     config, model, state, metrics = load_trained(run_dir)
     latent = describe(model, state.ema_params, _binary_test())[0]
-    keys = ["test_kl", "test_reconstruction", "test_nelbo", "test_nll", "conditional_accuracy"]
-    keys += ["nll_test_images", "nll_samples_per_class", "nll_judged_class_samples"]
+    keys = [
+        "test_kl",
+        "test_reconstruction",
+        "test_nelbo",
+        "test_nll",
+        "conditional_accuracy",
+    ]
+    keys += [
+        "nll_test_images",
+        "nll_samples_per_class",
+        "nll_judged_class_samples",
+    ]
     row = {"run": Path(run_dir).name, "kl_weight": config.kl_weight}
     row |= {k: metrics.get(k) for k in keys}
     return row | {k: latent[k] for k in ("active_units", "class_probe")}

@@ -1,9 +1,11 @@
-"""The figures' manifest across redraws: tables of other runs carried from an earlier manifest.
+"""The figures' manifest across redraws: tables of other runs carried from an
+earlier manifest.
 
-`figures` writes `manifest.json` beside the figures it draws, with the published run's record and
-tables that compare other runs (the ablation, the twins, the KL-weight sweep). Redrawing the
-published run's figures should not need every compared run retrained, so an earlier manifest can
-supply those tables, each marked with the command that measured it.
+`figures` writes `manifest.json` beside the figures it draws, with the
+published run's record and tables that compare other runs (the ablation, the
+twins, the KL-weight sweep). Redrawing the published run's figures should not
+need every compared run retrained, so an earlier manifest can supply those
+tables, each marked with the command that measured it.
 """
 
 from __future__ import annotations
@@ -16,32 +18,41 @@ def read_manifest(path: Path) -> dict:
     """The manifest at `path`, written by an earlier `figures` command.
 
     Raises:
-        ValueError: `path` cannot be read as JSON, or holds no manifest (no `command`).
+        ValueError: `path` cannot be read as JSON, or holds no manifest (no
+            `command`).
     """
     try:
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read {path} as a manifest ({err})") from err
+        raise ValueError(
+            f"cannot read {path} as a manifest ({err})"
+        ) from err
     if not isinstance(manifest, dict) or "command" not in manifest:
-        raise ValueError(f"{path} is not a manifest written by `figures` (it has no 'command')")
+        raise ValueError(
+            f"{path} is not a manifest written by `figures` (it has "
+            "no 'command')"
+        )
     return manifest
 
 
-TABLES = ("ablation", "twins", "beta_sweep")  # the manifest's tables of other runs
+# the manifest's tables of other runs
+TABLES = ("ablation", "twins", "beta_sweep")
 
 
 def carry_tables(manifest: dict, earlier: dict) -> dict:
-    """`manifest` with the tables it lacks taken from `earlier`, each marked with where it came
-    from, so that the published run's figures can be redrawn without retraining every run the
-    tables compare.
+    """`manifest` with the tables it lacks taken from `earlier`, each marked
+    with where it came from, so that the published run's figures can be
+    redrawn without retraining every run the tables compare.
 
-    A carried table keeps the numbers of the command that measured it: `carried_tables` names,
-    for each table, that command and the date and commit it ran at (the first ones, when
-    `earlier` had carried the table itself).
+    A carried table keeps the numbers of the command that measured it:
+    `carried_tables` names, for each table, that command and the date and
+    commit it ran at (the first ones, when `earlier` had carried the table
+    itself).
 
     Args:
         manifest: a manifest just written by this code.
-        earlier: a manifest written before, by the same or an earlier command.
+        earlier: a manifest written before, by the same or an earlier
+            command.
 
     Returns:
         A new manifest; a table measured now always wins over a carried one.
@@ -59,7 +70,9 @@ def carry_tables(manifest: dict, earlier: dict) -> dict:
             "commit": drawn.get("commit"),
         }
         carried[table] = earlier.get("carried_tables", {}).get(table, source)
-        if table == "beta_sweep" and "beta-sweep.png" in earlier.get("figures", {}):
+        if table == "beta_sweep" and "beta-sweep.png" in earlier.get(
+            "figures", {}
+        ):
             result["figures"] = manifest["figures"] | {
                 "beta-sweep.png": earlier["figures"]["beta-sweep.png"]
             }

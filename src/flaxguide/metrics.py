@@ -1,5 +1,5 @@
-"""How good a trained model is: its test negative ELBO, and whether its samples show the digit
-asked for (as judged by a separate classifier)."""
+"""How good a trained model is: its test negative ELBO, and whether its
+samples show the digit asked for (as judged by a separate classifier)."""
 
 from __future__ import annotations
 
@@ -20,29 +20,45 @@ from flaxguide.steps import create_eval_step, steps_per_epoch
 
 # --8<-- [start:conditional_accuracy]
 def conditional_accuracy(
-    model, params, judge, judge_params, key, per_digit: int, digits=tuple(range(10))
+    model,
+    params,
+    judge,
+    judge_params,
+    key,
+    per_digit: int,
+    digits=tuple(range(10)),
 ) -> float:
-    """The share of prior samples (temperature 1) that the judge labels as the digit asked for.
+    """The share of prior samples (temperature 1) that the judge labels as
+    the digit asked for.
 
-    `per_digit` samples of each of `digits`: a run trained on some digits is asked only for
-    those, which its judge (trained on the same split) has seen.
+    `per_digit` samples of each of `digits`: a run trained on some digits is
+    asked only for those, which its judge (trained on the same split) has
+    seen.
     """
-    labels = jnp.repeat(jnp.asarray(digits, dtype=jnp.int32), per_digit)  # (len(digits) * n,)
+    # (len(digits) * n,)
+    labels = jnp.repeat(jnp.asarray(digits, dtype=jnp.int32), per_digit)
     images = generate(model, params, key, labels, temperature=1.0)
     return float(jnp.mean(predict(judge, judge_params, images) == labels))
     # --8<-- [end:conditional_accuracy]
 
 
-def evaluate_nelbo(model: VAE, params, test, key: jax.Array, num_samples: int = 5) -> dict:
-    """The negative ELBO (KL weight 1) on `test`, averaged over `num_samples` draws of z.
+def evaluate_nelbo(
+    model: VAE, params, test, key: jax.Array, num_samples: int = 5
+) -> dict:
+    """The negative ELBO (KL weight 1) on `test`, averaged over `num_samples`
+    draws of z.
 
     Returns `{"nelbo", "rec", "kl"}` in nats per example.
     """
     eval_step = create_eval_step(model)
     draws = [
-        jax.device_get(eval_step(params, *test, k)) for k in jax.random.split(key, num_samples)
+        jax.device_get(eval_step(params, *test, k))
+        for k in jax.random.split(key, num_samples)
     ]
-    return {name: float(sum(d[name] for d in draws) / num_samples) for name in draws[0]}
+    return {
+        name: float(sum(d[name] for d in draws) / num_samples)
+        for name in draws[0]
+    }
 
 
 def test_log_likelihood(
@@ -57,19 +73,30 @@ def test_log_likelihood(
     extra: int = 0,
     guess: jax.Array | None = None,
 ) -> dict:
-    """-log p(x) and -log p(x | c) on binarised `test` images (the first `images`), in nats,
-    with `k` importance samples per image and class, and `extra` more for the class `guess`
-    names for each test image (see `flaxguide.likelihood`)."""
+    """-log p(x) and -log p(x | c) on binarised `test` images (the first
+    `images`), in nats, with `k` importance samples per image and class, and
+    `extra` more for the class `guess` names for each test image (see
+    `flaxguide.likelihood`)."""
     x, labels = to_unit(test[0][:images]), test[1][:images]
     if extra and (guess is None or guess.shape[0] < x.shape[0]):
-        raise ValueError("extra samples need a guessed class for each test image (guess)")
-    log_likelihood = create_log_likelihood(model, k, chunk=math.gcd(k, 100), extra=extra)
+        raise ValueError(
+            "extra samples need a guessed class for each test image (guess)"
+        )
+    log_likelihood = create_log_likelihood(
+        model, k, chunk=math.gcd(k, 100), extra=extra
+    )
     unconditional, conditional = [], []
-    for start in tqdm(range(0, x.shape[0], batch), desc="log-likelihood", leave=False):
-        batch_key = jax.random.fold_in(key, start)  # new draws for every batch of images
+    for start in tqdm(
+        range(0, x.shape[0], batch), desc="log-likelihood", leave=False
+    ):
+        # new draws for every batch of images
+        batch_key = jax.random.fold_in(key, start)
         rows = slice(start, start + batch)
         log_px, per_class = log_likelihood(
-            params, x[rows], batch_key, None if guess is None else guess[rows]
+            params,
+            x[rows],
+            batch_key,
+            None if guess is None else guess[rows],
         )
         own = jnp.take_along_axis(per_class, labels[rows, None], axis=1)
         unconditional.append(log_px)
@@ -94,38 +121,59 @@ def final_metrics(
     *,
     judge_test=None,
 ) -> dict:
-    """Quality numbers of a finished run, measured on the EMA parameters (and the raw ones).
+    """Quality numbers of a finished run, measured on the EMA parameters (and
+    the raw ones).
 
-    `digits` are the run's digits (None: all ten); samples are asked for those only. The
-    judge's own accuracy is measured on `judge_test` (default `test`): a binarised run passes
-    the grey test images, the kind the judge learned from and the kind of image it reads (the
-    samples are the decoder's pixel probabilities).
+    `digits` are the run's digits (None: all ten); samples are asked for
+    those only. The judge's own accuracy is measured on `judge_test` (default
+    `test`): a binarised run passes the grey test images, the kind the judge
+    learned from and the kind of image it reads (the samples are the
+    decoder's pixel probabilities).
     """
-    digits = tuple(range(config.num_classes)) if digits is None else tuple(digits)
+    digits = (
+        tuple(range(config.num_classes)) if digits is None else tuple(digits)
+    )
     model = build_model(config)
     key = jax.random.key(seed_for(config, "final_metrics"))
     nelbo_key, judge_key, sample_key = jax.random.split(key, 3)
-    nll_key = jax.random.fold_in(key, 1)  # a fourth stream; the other three keep their keys
+    # a fourth stream; the other three keep their keys
+    nll_key = jax.random.fold_in(key, 1)
     ema = evaluate_nelbo(model, state.ema_params, test, nelbo_key)
     raw = evaluate_nelbo(model, state.params, test, nelbo_key)
-    # The judge learns from the run's own training split, so it knows the run's digits.
-    judge, judge_params = train_classifier(judge_key, train, config.judge_epochs)
+    # The judge learns from the run's own training split, so it knows the
+    # run's digits.
+    judge, judge_params = train_classifier(
+        judge_key, train, config.judge_epochs
+    )
 
     def judged(params) -> float:
         return conditional_accuracy(
-            model, params, judge, judge_params, sample_key, config.samples_per_digit, digits
+            model,
+            params,
+            judge,
+            judge_params,
+            sample_key,
+            config.samples_per_digit,
+            digits,
         )
 
     likelihood = {}
-    if config.binarize:  # only binary pixels make the Bernoulli likelihood a density
-        # The judge reads each binarised test image; its class gets the extra samples.
-        guess = jax.jit(predict, static_argnums=0)(judge, judge_params, test[0])
+    # only binary pixels make the Bernoulli likelihood a density
+    if config.binarize:
+        # The judge reads each binarised test image; its class gets the extra
+        # samples.
+        guess = jax.jit(predict, static_argnums=0)(
+            judge, judge_params, test[0]
+        )
         likelihood = test_log_likelihood(
-            model, state.ema_params, test, nll_key, config.nll_samples_per_class,
-            config.nll_test_images, extra=config.nll_judged_class_samples, guess=guess,
+            model, state.ema_params, test, nll_key,
+            config.nll_samples_per_class, config.nll_test_images,
+            extra=config.nll_judged_class_samples, guess=guess,
         )  # fmt: skip
         n = config.nll_test_images  # the images measured (None: all)
-        likelihood["nll_judge_reads_true_class"] = float(jnp.mean(guess[:n] == test[1][:n]))
+        likelihood["nll_judge_reads_true_class"] = float(
+            jnp.mean(guess[:n] == test[1][:n])
+        )
         likelihood["test_binarization_seed"] = TEST_BINARIZATION_SEED
     return likelihood | {
         "preset": preset,
@@ -138,7 +186,9 @@ def final_metrics(
         "conditional_accuracy_raw_params": judged(state.params),
         "conditional_accuracy_digits": list(digits),
         "classifier_test_accuracy": accuracy(
-            judge, judge_params, *(test if judge_test is None else judge_test)
+            judge,
+            judge_params,
+            *(test if judge_test is None else judge_test),
         ),
         "steps_per_epoch": steps_per_epoch(config, train),
         "train_seconds": round(sum(row["seconds"] for row in history), 1),

@@ -1,4 +1,5 @@
-"""The class-conditioned VAE: a feed-forward stack, the model, and sampling from it."""
+"""The class-conditioned VAE: a feed-forward stack, the model, and sampling
+from it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import jax.numpy as jnp
 
 # --8<-- [start:feedforward]
 class FeedForward(nn.Module):
-    """Dense layers with an activation between them (and, optionally, after the last)."""
+    """Dense layers with an activation between them (and, optionally, after
+    the last)."""
 
     dimensions: Sequence[int] = (256, 128, 64)
     activation_fn: Callable[[jax.Array], jax.Array] = nn.relu
@@ -31,7 +33,8 @@ class FeedForward(nn.Module):
 
 # --8<-- [start:vae]
 class VAE(nn.Module):
-    """A VAE whose encoder and decoder both see the class label, as a one-hot vector."""
+    """A VAE whose encoder and decoder both see the class label, as a one-hot
+    vector."""
 
     encoder_dims: Sequence[int] = (512, 256)
     decoder_dims: Sequence[int] = (256, 512, 784)
@@ -40,22 +43,33 @@ class VAE(nn.Module):
 
     def setup(self):
         self.encoder = FeedForward(self.encoder_dims)
-        # One layer emits both halves of q(z | x, c): no activation, they may be negative.
+        # One layer emits both halves of q(z | x, c): no activation, they may
+        # be negative.
         self.to_latent = nn.Dense(2 * self.latent_dim)
-        # The decoder's last layer emits logits, so it must not end in a ReLU.
-        self.decoder = FeedForward(self.decoder_dims, drop_last_activation=True)
+        # The decoder's last layer emits logits, so it must not end in a
+        # ReLU.
+        self.decoder = FeedForward(
+            self.decoder_dims, drop_last_activation=True
+        )
 
-    def encode(self, x: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def encode(
+        self, x: jax.Array, c: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         h = self.encoder(jnp.concatenate([x, self.one_hot(c)], axis=-1))
-        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)  # (B, latent_dim) each
+        # (B, latent_dim) each
+        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)
         return mean, logvar
 
-    def reparam(self, mean: jax.Array, logvar: jax.Array, key: jax.Array) -> jax.Array:
+    def reparam(
+        self, mean: jax.Array, logvar: jax.Array, key: jax.Array
+    ) -> jax.Array:
         eps = jax.random.normal(key, mean.shape)
-        return mean + jnp.exp(0.5 * logvar) * eps  # z = mu + sigma * eps, eps ~ N(0, I)
+        # z = mu + sigma * eps, eps ~ N(0, I)
+        return mean + jnp.exp(0.5 * logvar) * eps
 
     def decode(self, z: jax.Array, c: jax.Array) -> jax.Array:
-        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))  # (B, 784) logits
+        # (B, 784) logits
+        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
 
     def __call__(
         self, x: jax.Array, c: jax.Array, key: jax.Array
@@ -72,17 +86,30 @@ class VAE(nn.Module):
 
 # --8<-- [start:build_model]
 def build_model(config) -> VAE:
-    """The model a [`Config`][flaxguide.config.Config] describes."""
-    return VAE(config.encoder_dims, config.decoder_dims, config.latent_dim, config.num_classes)
+    """The model a `Config` describes."""
+    return VAE(
+        config.encoder_dims,
+        config.decoder_dims,
+        config.latent_dim,
+        config.num_classes,
+    )
     # --8<-- [end:build_model]
 
 
 # --8<-- [start:generate]
 def generate(
-    model: VAE, params, key: jax.Array, labels: jax.Array, temperature: float = 1.0
+    model: VAE,
+    params,
+    key: jax.Array,
+    labels: jax.Array,
+    temperature: float = 1.0,
 ) -> jax.Array:
-    """Decode latents drawn from the prior N(0, T^2 I): `(len(labels), 28, 28)` images in [0, 1]."""
-    z = temperature * jax.random.normal(key, (labels.shape[0], model.latent_dim))
+    """Decode latents drawn from the prior N(0, T^2 I): `(len(labels), 28,
+    28)` images in [0, 1]."""
+    z = temperature * jax.random.normal(
+        key, (labels.shape[0], model.latent_dim)
+    )
     logits = model.apply(params, z, labels, method=VAE.decode)
-    return jax.nn.sigmoid(logits).reshape(-1, 28, 28)  # the mean of p(x | z, c)
+    # the mean of p(x | z, c)
+    return jax.nn.sigmoid(logits).reshape(-1, 28, 28)
     # --8<-- [end:generate]

@@ -1,8 +1,10 @@
-"""The class-conditioned VAE as a Flax NNX module, and moving parameters between it and Linen.
+"""The class-conditioned VAE as a Flax NNX module, and moving parameters
+between it and Linen.
 
-The same layers as the Linen [`VAE`][flaxguide.models.VAE], computed the same way; the
-difference is where the parameters live: an NNX module holds them (as `nnx.Param`), the way a
-PyTorch module does, while a Linen module is a stateless description applied to a separate tree.
+The same layers as the Linen [`VAE`][flaxguide.models.VAE], computed the same
+way; the difference is where the parameters live: an NNX module holds them
+(as `nnx.Param`), the way a PyTorch module does, while a Linen module is a
+stateless description applied to a separate tree.
 """
 
 from __future__ import annotations
@@ -20,14 +22,26 @@ from flaxguide.losses import kl_divergence, reconstruction_loss, targets
 
 # --8<-- [start:feedforward]
 class FeedForward(nnx.Module):
-    """Dense layers with a ReLU between them (and after the last, unless `drop_last_activation`)."""
+    """Dense layers with a ReLU between them (and after the last, unless
+    `drop_last_activation`)."""
 
     def __init__(
-        self, in_features: int, dims: Sequence[int], *, rngs: nnx.Rngs, drop_last_activation=False
+        self,
+        in_features: int,
+        dims: Sequence[int],
+        *,
+        rngs: nnx.Rngs,
+        drop_last_activation=False,
     ):
         sizes = (in_features, *dims)
-        # NNX needs the input size up front: it creates the parameters here, not at first call.
-        self.layers = nnx.List([nnx.Linear(i, o, rngs=rngs) for i, o in itertools.pairwise(sizes)])
+        # NNX needs the input size up front: it creates the parameters here,
+        # not at first call.
+        self.layers = nnx.List(
+            [
+                nnx.Linear(i, o, rngs=rngs)
+                for i, o in itertools.pairwise(sizes)
+            ]
+        )
         self.drop_last_activation = drop_last_activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -42,33 +56,49 @@ class FeedForward(nnx.Module):
 
 # --8<-- [start:vae]
 class VAE(nnx.Module):
-    """The CVAE of chapter 4, as an NNX module: encoder and decoder see the class as one-hot."""
+    """The CVAE of chapter 4, as an NNX module: encoder and decoder see the
+    class as one-hot."""
 
     def __init__(self, config: Config, *, rngs: nnx.Rngs):
-        self.num_classes, self.latent_dim = config.num_classes, config.latent_dim
-        self.encoder = FeedForward(784 + config.num_classes, config.encoder_dims, rngs=rngs)
-        # One layer emits both halves of q(z | x, c): no activation, they may be negative.
-        self.to_latent = nnx.Linear(config.encoder_dims[-1], 2 * config.latent_dim, rngs=rngs)
+        self.num_classes, self.latent_dim = (
+            config.num_classes,
+            config.latent_dim,
+        )
+        self.encoder = FeedForward(
+            784 + config.num_classes, config.encoder_dims, rngs=rngs
+        )
+        # One layer emits both halves of q(z | x, c): no activation, they may
+        # be negative.
+        self.to_latent = nnx.Linear(
+            config.encoder_dims[-1], 2 * config.latent_dim, rngs=rngs
+        )
         decoder_in = config.latent_dim + config.num_classes
         self.decoder = FeedForward(
-            decoder_in, config.decoder_dims, rngs=rngs, drop_last_activation=True
+            decoder_in,
+            config.decoder_dims,
+            rngs=rngs,
+            drop_last_activation=True,
         )
 
     def one_hot(self, c: jax.Array) -> jax.Array:
         return jax.nn.one_hot(c, self.num_classes)
 
-    def encode(self, x: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def encode(
+        self, x: jax.Array, c: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         h = self.encoder(jnp.concatenate([x, self.one_hot(c)], axis=-1))
-        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)  # (B, latent_dim) each
+        # (B, latent_dim) each
+        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)
         return mean, logvar
 
     def decode(self, z: jax.Array, c: jax.Array) -> jax.Array:
-        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))  # (B, 784) logits
+        # (B, 784) logits
+        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
 
     def __call__(self, x: jax.Array, c: jax.Array, key: jax.Array):
         mean, logvar = self.encode(x, c)
-        # z = mu + sigma * eps, eps ~ N(0, I): the key is passed in, as in the Linen model, so
-        # both draw the same eps from the same key.
+        # z = mu + sigma * eps, eps ~ N(0, I): the key is passed in, as in
+        # the Linen model, so both draw the same eps from the same key.
         z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
         return self.decode(z, c), mean, logvar
 
@@ -77,18 +107,22 @@ class VAE(nnx.Module):
 
 # --8<-- [start:loss_fn]
 def make_nnx_loss_fn(kl_weight: float, binarize: bool = False) -> Callable:
-    """`loss_fn(model, images, labels, key) -> (loss, metrics)`: the Linen loss, given the model.
+    """`loss_fn(model, images, labels, key) -> (loss, metrics)`: the Linen
+    loss, given the model.
 
-    Where Linen's `loss_fn(params, ...)` applies a stateless model to a parameter tree, the NNX
-    loss takes the model itself; `nnx.grad` differentiates with respect to its `nnx.Param`s.
+    Where Linen's `loss_fn(params, ...)` applies a stateless model to a
+    parameter tree, the NNX loss takes the model itself; `nnx.grad`
+    differentiates with respect to its `nnx.Param`s.
     """
 
     def loss_fn(model: VAE, images, labels, key):
-        x, key = targets(images, key, binarize)  # grey levels, or binarised afresh
+        # grey levels, or binarised afresh
+        x, key = targets(images, key, binarize)
         logits, mean, logvar = model(x, labels, key)
         rec = reconstruction_loss(logits, x).mean()
         kl = kl_divergence(mean, logvar).mean()
-        loss = rec + kl_weight * kl  # the beta-VAE objective, as in `make_loss_fn`
+        # the beta-VAE objective, as in `make_loss_fn`
+        loss = rec + kl_weight * kl
         return loss, {"loss": loss, "rec": rec, "kl": kl}
 
     return loss_fn
@@ -97,17 +131,24 @@ def make_nnx_loss_fn(kl_weight: float, binarize: bool = False) -> Callable:
 
 # --8<-- [start:from_linen]
 def _layers(model: VAE) -> dict[str, nnx.Linear]:
-    """Each dense layer of `model`, under the path its Linen twin has in `variables["params"]`."""
+    """Each dense layer of `model`, under the path its Linen twin has in
+    `variables["params"]`."""
     stacks = (("encoder", model.encoder), ("decoder", model.decoder))
-    layers = {f"{name}/Dense_{i}": layer for name, s in stacks for i, layer in enumerate(s.layers)}
+    layers = {
+        f"{name}/Dense_{i}": layer
+        for name, s in stacks
+        for i, layer in enumerate(s.layers)
+    }
     return layers | {"to_latent": model.to_latent}
 
 
 def from_linen(config: Config, variables: dict) -> VAE:
-    """An NNX `VAE` holding the parameters of a Linen `VAE`'s `variables` (`{"params": ...}`).
+    """An NNX `VAE` holding the parameters of a Linen `VAE`'s `variables`
+    (`{"params": ...}`).
 
-    Both store a dense layer's kernel as `(in_features, out_features)`, so the arrays move over
-    unchanged; a shape that differs (another config) is an error naming the layer.
+    Both store a dense layer's kernel as `(in_features, out_features)`, so
+    the arrays move over unchanged; a shape that differs (another config) is
+    an error naming the layer.
     """
     model = VAE(config, rngs=nnx.Rngs(0))
     for path, layer in _layers(model).items():
@@ -118,21 +159,27 @@ def from_linen(config: Config, variables: dict) -> VAE:
             target = getattr(layer, name)
             if target.get_value().shape != source[name].shape:
                 raise ValueError(
-                    f"{path}/{name}: the Linen parameters have shape {source[name].shape}, "
-                    f"the NNX model {target.get_value().shape}; build both from the same config"
+                    f"{path}/{name}: the Linen parameters have shape "
+                    f"{source[name].shape}, "
+                    f"the NNX model {target.get_value().shape}; "
+                    "build both from the same config"
                 )
             target.set_value(jnp.asarray(source[name]))
     return model
 
 
 def to_linen(model: VAE) -> dict:
-    """The parameters of an NNX `VAE` as the `variables` of the Linen `VAE` of the same config."""
+    """The parameters of an NNX `VAE` as the `variables` of the Linen `VAE`
+    of the same config."""
     params: dict = {}
     for path, layer in _layers(model).items():
         *parents, leaf = path.split("/")
         node = params
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = {name: getattr(layer, name).get_value() for name in ("kernel", "bias")}
+        node[leaf] = {
+            name: getattr(layer, name).get_value()
+            for name in ("kernel", "bias")
+        }
     return {"params": params}
     # --8<-- [end:from_linen]

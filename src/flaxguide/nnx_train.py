@@ -1,13 +1,17 @@
-"""Training the NNX CVAE: the state a run carries, its whole-epoch step, and finetuning.
+"""Training the NNX CVAE: the state a run carries, its whole-epoch step, and
+finetuning.
 
-The same optimiser ([`make_optimiser`][flaxguide.optim.make_optimiser]), the same EMA, the same
-keys and the same epoch ([`scan_epoch`][flaxguide.steps.scan_epoch]) as the Linen run; only the
-model and the optimiser are NNX objects. Flax 0.12 registers NNX objects as pytrees, so `jax.jit`
-would take them as they are (though it keeps what a model changes in itself only if the model is
-returned); the state holds their arrays instead (`nnx.split`), with the graph
-definitions as static fields, and every step rebuilds the objects (`nnx.merge`). That keeps the
-state what the Linen one is, a pytree of arrays that a checkpoint saves as it is, and keeps the
-graph's sharing, which a plain pytree loses (a `Variable` reached by two paths would become two).
+The same optimiser ([`make_optimiser`][flaxguide.optim.make_optimiser]), the
+same EMA, the same keys and the same epoch
+([`scan_epoch`][flaxguide.steps.scan_epoch]) as the Linen run; only the model
+and the optimiser are NNX objects. Flax 0.12 registers NNX objects as
+pytrees, so `jax.jit` would take them as they are (though it keeps what a
+model changes in itself only if the model is returned); the state holds their
+arrays instead (`nnx.split`), with the graph definitions as static fields,
+and every step rebuilds the objects (`nnx.merge`). That keeps the state what
+the Linen one is, a pytree of arrays that a checkpoint saves as it is, and
+keeps the graph's sharing, which a plain pytree loses (a `Variable` reached
+by two paths would become two).
 """
 
 from __future__ import annotations
@@ -30,25 +34,33 @@ from flaxguide.steps import jit_state_epoch
 
 # --8<-- [start:trainable]
 def trainable(frozen: Sequence[str] = ()) -> nnx.filterlib.Filter:
-    """The filter of the parameters a run trains: every `nnx.Param` outside the `frozen` modules.
+    """The filter of the parameters a run trains: every `nnx.Param` outside
+    the `frozen` modules.
 
-    Where Linen labels every leaf of a parameter tree (`optax.partition`), NNX names the
-    parameters to train with a filter, given to both `nnx.Optimizer` and `nnx.grad`.
+    Where Linen labels every leaf of a parameter tree (`optax.partition`),
+    NNX names the parameters to train with a filter, given to both
+    `nnx.Optimizer` and `nnx.grad`.
     """
-    if isinstance(frozen, str):  # a single name would be read as one-letter names
-        raise TypeError(f"frozen must be a sequence of module names, e.g. ({frozen!r},)")
+    # a single name would be read as one-letter names
+    if isinstance(frozen, str):
+        raise TypeError(
+            f"frozen must be a sequence of module names, e.g. ({frozen!r},)"
+        )
     if not frozen:
         return nnx.Param
-    return nnx.All(nnx.Param, nnx.Not(nnx.Any(*(nnx.PathContains(name) for name in frozen))))
+    return nnx.All(
+        nnx.Param,
+        nnx.Not(nnx.Any(*(nnx.PathContains(name) for name in frozen))),
+    )
     # --8<-- [end:trainable]
 
 
 # --8<-- [start:nnx_train_state]
 class NNXTrainState(struct.PyTreeNode):
-    """The NNX run's state, the counterpart of [`TrainState`][flaxguide.state.TrainState]:
-    the arrays of the model (`params`) and of its `nnx.Optimizer` (`opt_state`), the EMA of
-    the parameters, the step and the key; the graph definitions to rebuild both objects from
-    them, and the frozen modules, are static."""
+    """The NNX run's state, the counterpart of `TrainState`: the arrays of
+    the model (`params`) and of its `nnx.Optimizer` (`opt_state`), the EMA of
+    the parameters, the step and the key; the graph definitions to rebuild
+    both objects from them, and the frozen modules, are static."""
 
     step: jax.Array
     params: nnx.State
@@ -61,31 +73,48 @@ class NNXTrainState(struct.PyTreeNode):
     frozen: tuple[str, ...] = struct.field(pytree_node=False, default=())
 
     def objects(self) -> tuple[nnx_models.VAE, nnx.Optimizer]:
-        """The model and the optimizer, rebuilt from the arrays (`nnx.merge`)."""
-        return nnx.merge(self.model_def, self.params), nnx.merge(self.optimizer_def, self.opt_state)
+        """The model and the optimizer, rebuilt from the arrays
+        (`nnx.merge`)."""
+        return nnx.merge(self.model_def, self.params), nnx.merge(
+            self.optimizer_def, self.opt_state
+        )
 
     # --8<-- [end:nnx_train_state]
 
 
 # --8<-- [start:create_nnx_train_state]
-def create_nnx_train_state(config: Config, key: jax.Array, steps_per_epoch: int) -> NNXTrainState:
-    """A fresh NNX state for `config`: a new model, the optimiser, the EMA and the key."""
-    # The same split as the Linen state's, so both runs shuffle and sample with the same keys.
+def create_nnx_train_state(
+    config: Config, key: jax.Array, steps_per_epoch: int
+) -> NNXTrainState:
+    """A fresh NNX state for `config`: a new model, the optimiser, the EMA
+    and the key."""
+    # The same split as the Linen state's, so both runs shuffle and sample
+    # with the same keys.
     init_key, _, key = jax.random.split(key, 3)
     model = nnx_models.VAE(config, rngs=nnx.Rngs(params=init_key))
-    return nnx_state_around(model, None, key, config, steps_per_epoch, frozen=())
+    return nnx_state_around(
+        model, None, key, config, steps_per_epoch, frozen=()
+    )
 
 
 def nnx_state_around(
-    model, ema_params, key, config: Config, steps_per_epoch: int, frozen: Sequence[str] = ()
+    model,
+    ema_params,
+    key,
+    config: Config,
+    steps_per_epoch: int,
+    frozen: Sequence[str] = (),
 ) -> NNXTrainState:
-    """A state around `model` and a fresh optimiser for its parameters outside `frozen`."""
+    """A state around `model` and a fresh optimiser for its parameters
+    outside `frozen`."""
     tx = make_optimiser(config, steps_per_epoch)
-    optimizer = nnx.Optimizer(model, tx, wrt=trainable(frozen))  # no state for frozen leaves
+    # no state for frozen leaves
+    optimizer = nnx.Optimizer(model, tx, wrt=trainable(frozen))
     model_def, params = nnx.split(model)
     optimizer_def, opt_state = nnx.split(optimizer)
     if ema_params is None:
-        ema_params = jax.tree.map(jnp.copy, params)  # a copy: the two are updated apart
+        # a copy: the two are updated apart
+        ema_params = jax.tree.map(jnp.copy, params)
     return NNXTrainState(
         step=jnp.zeros((), jnp.int32),
         params=params,
@@ -102,35 +131,51 @@ def nnx_state_around(
 
 # --8<-- [start:nnx_finetune_state]
 def nnx_finetune_state(
-    state: NNXTrainState, config: Config, steps_per_epoch: int, frozen: Sequence[str]
+    state: NNXTrainState,
+    config: Config,
+    steps_per_epoch: int,
+    frozen: Sequence[str],
 ) -> NNXTrainState:
-    """A fresh NNX run from a pretrained `state`, with the modules in `frozen` fixed: like
-    [`finetune_state`][flaxguide.finetune.finetune_state], with a filter instead of labels."""
+    """A fresh NNX run from a pretrained `state`, with the modules in
+    `frozen` fixed: like `finetune_state`, with a filter instead of
+    labels."""
     model, _ = state.objects()
     names = sorted(nnx.to_pure_dict(state.params))
     unknown = [name for name in frozen if name not in names]
     if unknown:
-        raise ValueError(f"cannot freeze {unknown}: the model has no such module; it has {names}")
-    return nnx_state_around(model, state.ema_params, state.key, config, steps_per_epoch, frozen)
+        raise ValueError(
+            f"cannot freeze {unknown}: the model has no such module; "
+            f"it has {names}"
+        )
+    return nnx_state_around(
+        model, state.ema_params, state.key, config, steps_per_epoch, frozen
+    )
     # --8<-- [end:nnx_finetune_state]
 
 
 # --8<-- [start:nnx_state_epoch]
-def create_nnx_state_epoch(config: Config, batch_size: int | None = None, batch_sharding=None):
-    """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for an `NNXTrainState`.
+def create_nnx_state_epoch(
+    config: Config, batch_size: int | None = None, batch_sharding=None
+):
+    """A jitted `train_epoch(state, images, labels) -> (state, metrics)` for
+    an `NNXTrainState`.
 
-    The NNX twin of [`create_state_epoch`][flaxguide.steps.create_state_epoch]: the same keys,
-    batches, metrics and EMA. Frozen modules (`state.frozen`) are not differentiated at all.
+    The NNX twin of `create_state_epoch`: the same keys, batches, metrics and
+    EMA. Frozen modules (`state.frozen`) are not differentiated at all.
     """
     loss_fn = make_nnx_loss_fn(config.kl_weight, config.binarize)
     batch_size = batch_size or config.batch_size
 
     def step(state: NNXTrainState, images, labels, key):
         model, optimizer = state.objects()
-        wrt = nnx.DiffState(0, trainable(state.frozen))  # gradients of the trained leaves only
-        grads, metrics = nnx.grad(loss_fn, argnums=wrt, has_aux=True)(model, images, labels, key)
+        # gradients of the trained leaves only
+        wrt = nnx.DiffState(0, trainable(state.frozen))
+        grads, metrics = nnx.grad(loss_fn, argnums=wrt, has_aux=True)(
+            model, images, labels, key
+        )
         metrics["grad_norm"] = optax.tree.norm(grads)  # before clipping
-        optimizer.update(model, grads)  # updates the model's parameters in place
+        # updates the model's parameters in place
+        optimizer.update(model, grads)
         hyperparams = optax.tree.get(optimizer.opt_state, "hyperparams")
         metrics["learning_rate"] = hyperparams["learning_rate"].get_value()
         params, step = nnx.state(model), state.step + 1
@@ -138,7 +183,9 @@ def create_nnx_state_epoch(config: Config, batch_size: int | None = None, batch_
             step=step,
             params=params,
             opt_state=nnx.state(optimizer),
-            ema_params=ema_update(state.ema_params, params, step, state.ema_decay),
+            ema_params=ema_update(
+                state.ema_params, params, step, state.ema_decay
+            ),
         )
         return state, metrics
 
@@ -148,16 +195,19 @@ def create_nnx_state_epoch(config: Config, batch_size: int | None = None, batch_
 
 # --8<-- [start:state_arrays]
 def state_arrays(tree):
-    """An NNX `State` as the nested dict of its arrays, the form a checkpoint stores; any
-    other tree (Linen's) as it is."""
+    """An NNX `State` as the nested dict of its arrays, the form a checkpoint
+    stores; any other tree (Linen's) as it is."""
     return nnx.to_pure_dict(tree) if isinstance(tree, nnx.State) else tree
 
 
 def fill_state(target, arrays):
-    """The inverse of `state_arrays`: `arrays` in the form of `target` (a new `State`)."""
+    """The inverse of `state_arrays`: `arrays` in the form of `target` (a new
+    `State`)."""
     if not isinstance(target, nnx.State):
         return arrays
-    state = jax.tree.map(lambda x: x, target)  # a new State: the target stays untouched
-    nnx.replace_by_pure_dict(state, arrays)  # int keys (layer indices) read back as text too
+    # a new State: the target stays untouched
+    state = jax.tree.map(lambda x: x, target)
+    # int keys (layer indices) read back as text too
+    nnx.replace_by_pure_dict(state, arrays)
     return state
     # --8<-- [end:state_arrays]

@@ -1,4 +1,5 @@
-"""The optimiser of the final training loop: a schedule, clipping, Adam, chained."""
+"""The optimiser of the final training loop: a schedule, clipping, Adam,
+chained."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from flaxguide.config import Config
 
 
 # --8<-- [start:schedule]
-def learning_rate_schedule(config: Config, steps_per_epoch: int) -> optax.Schedule:
-    """Linear warmup from 0 to `config.learning_rate`, then cosine decay to 1% of it."""
+def learning_rate_schedule(
+    config: Config, steps_per_epoch: int
+) -> optax.Schedule:
+    """Linear warmup from 0 to `config.learning_rate`, then cosine decay to
+    1% of it."""
     warmup = config.warmup_epochs * steps_per_epoch
-    total = max(config.epochs * steps_per_epoch, warmup + 1)  # at least one step of decay
+    # at least one step of decay
+    total = max(config.epochs * steps_per_epoch, warmup + 1)
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=config.learning_rate,
@@ -23,11 +28,14 @@ def learning_rate_schedule(config: Config, steps_per_epoch: int) -> optax.Schedu
 
 
 # --8<-- [start:optimiser]
-def make_optimiser(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
-    """Clip the global gradient norm, then Adam with the learning-rate schedule.
+def make_optimiser(
+    config: Config, steps_per_epoch: int
+) -> optax.GradientTransformation:
+    """Clip the global gradient norm, then Adam with the learning-rate
+    schedule.
 
-    `inject_hyperparams` keeps the current learning rate in the optimiser state, where the
-    training loop can read and log it.
+    `inject_hyperparams` keeps the current learning rate in the optimiser
+    state, where the training loop can read and log it.
     """
     if config.schedule == "warmup_cosine":
         learning_rate = learning_rate_schedule(config, steps_per_epoch)
@@ -36,14 +44,17 @@ def make_optimiser(config: Config, steps_per_epoch: int) -> optax.GradientTransf
     adam = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
     if config.clip_norm is None:
         return adam
-    # Order matters: clip the raw gradient, before Adam rescales it per coordinate.
+    # Order matters: clip the raw gradient, before Adam rescales it per
+    # coordinate.
     return optax.chain(optax.clip_by_global_norm(config.clip_norm), adam)
     # --8<-- [end:optimiser]
 
 
 # --8<-- [start:current_learning_rate]
 def current_learning_rate(opt_state):
-    """The learning rate of the latest update, from the `inject_hyperparams` state."""
-    # The schedule keeps a state named `learning_rate` too, so look up the unique `hyperparams`.
+    """The learning rate of the latest update, from the `inject_hyperparams`
+    state."""
+    # The schedule keeps a state named `learning_rate` too, so look up the
+    # unique `hyperparams`.
     return optax.tree.get(opt_state, "hyperparams")["learning_rate"]
     # --8<-- [end:current_learning_rate]

@@ -1,5 +1,6 @@
-"""A whole training run in its run directory: start, resume or finetune it, train it with
-[`fit`][flaxguide.train.fit], and measure it when it finishes."""
+"""A whole training run in its run directory: start, resume or finetune it,
+train it with [`fit`][flaxguide.train.fit], and measure it when it
+finishes."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from flaxguide.sharding import check_batch_divides, data_mesh, on_devices
 from flaxguide.steps import steps_per_epoch
 from flaxguide.train import fit
 
-# What a finetuned run takes from the run it starts from; the rest of its config is its own.
+# What a finetuned run takes from the run it starts from; the rest of its
+# config is its own.
 MODEL_FIELDS = ("encoder_dims", "decoder_dims", "latent_dim", "num_classes")
 
 
@@ -55,19 +57,22 @@ def train_run(
     notify: Callable[[str], None] = _to_stderr,
     devices: int = 1,
 ) -> dict | None:
-    """Train into the run directory `out`: a new run, a resumed one (`resume`, which takes
-    everything from `out/run.json` and ignores `config`), or one finetuned from another run.
+    """Train into the run directory `out`: a new run, a resumed one
+    (`resume`, which takes everything from `out/run.json` and ignores
+    `config`), or one finetuned from another run.
 
-    One process at a time trains in a directory (see `flaxguide.lock`). A resumed run
-    continues from its newest intact checkpoint; damaged ones are moved aside and reported
-    through `notify`. Returns the final metrics, or None when `stop_after` ended the session
-    early. `devices` > 1 trains data-parallel on that many devices (`flaxguide.sharding`); a
-    run may resume on another number of devices than it started on.
+    One process at a time trains in a directory (see `flaxguide.lock`). A
+    resumed run continues from its newest intact checkpoint; damaged ones are
+    moved aside and reported through `notify`. Returns the final metrics, or
+    None when `stop_after` ended the session early. `devices` > 1 trains
+    data-parallel on that many devices (`flaxguide.sharding`); a run may
+    resume on another number of devices than it started on.
     """
     start = time.perf_counter()
     out = Path(out)
     if resume:
-        # A missing or foreign directory is reported before anything is written.
+        # A missing or foreign directory is reported before anything is
+        # written.
         _check_devices(run_config(read_run(out)), devices)
     else:
         _check_devices(config, devices)
@@ -86,7 +91,8 @@ def train_run(
                     config, out, preset, provenance, digits, finetune_from
                 )
                 history, manager = [], run_manager(out, config)
-            # The state and the data on every device, each batch split (one device: as is).
+            # The state and the data on every device, each batch split (one
+            # device: as is).
             (state, train_on_mesh, test_on_mesh), sharding = on_devices(
                 (state, train, test), devices
             )
@@ -104,7 +110,8 @@ def train_run(
             manager.wait_until_finished()
             if not finished:
                 return None
-            # The final measurements run on one device: they need no partitioning.
+            # The final measurements run on one device: they need no
+            # partitioning.
             state = jax.device_put(state, jax.devices()[0])
             metrics = final_metrics(
                 config,
@@ -120,7 +127,8 @@ def train_run(
             write_json(out / "metrics.json", metrics)
             return metrics
     finally:
-        # A new run that failed before it wrote run.json leaves no directory behind.
+        # A new run that failed before it wrote run.json leaves no directory
+        # behind.
         if not resume and created and not (out / "run.json").exists():
             (out / LOCK_FILE).unlink(missing_ok=True)
             if out.is_dir() and not any(out.iterdir()):
@@ -128,20 +136,30 @@ def train_run(
 
 
 def _check_devices(config: Config, devices: int) -> None:
-    """Refuse a device count this process cannot use before anything is written."""
+    """Refuse a device count this process cannot use before anything is
+    written."""
     check_batch_divides(config.batch_size, devices)
-    data_mesh(devices)  # raises ConfigError unless 1 <= devices <= the devices JAX sees
+    # raises ConfigError unless 1 <= devices <= the devices JAX sees
+    data_mesh(devices)
 
 
 def _start(config, out, preset, provenance, digits, finetune_from):
-    """A new run's record (written to run.json), config, initial state and data."""
-    check_new_run_dir(out)  # again, under the lock: another process may have started here
+    """A new run's record (written to run.json), config, initial state and
+    data."""
+    # again, under the lock: another process may have started here
+    check_new_run_dir(out)
     train, test, judge_test = _splits(config, digits)
     if config.batch_size > train[0].shape[0]:
-        which = "" if digits is None else f" of the digits {', '.join(map(str, digits))}"
+        which = (
+            ""
+            if digits is None
+            else f" of the digits {', '.join(map(str, digits))}"
+        )
         raise ConfigError(
-            f"batch_size {config.batch_size} is larger than the training set "
-            f"({train[0].shape[0]:,} examples{which}); choose at most {train[0].shape[0]}",
+            f"batch_size {config.batch_size} is larger than the "
+            "training set "
+            f"({train[0].shape[0]:,} examples{which}); choose at "
+            f"most {train[0].shape[0]}",
             "batch_size",
         )
     steps = steps_per_epoch(config, train)
@@ -152,13 +170,17 @@ def _start(config, out, preset, provenance, digits, finetune_from):
         source_config = run_config(read_run(finetune_from))
         if source_config.api != config.api:
             raise ConfigError(
-                f"{finetune_from} was trained with {source_config.api}, and a finetuned run "
-                f"keeps its source's API; use --api {source_config.api} (or leave --api out)",
+                f"{finetune_from} was trained with "
+                f"{source_config.api}, and a finetuned run "
+                "keeps its source's API; use --api "
+                f"{source_config.api} (or leave --api out)",
                 "api",
             )
-        # The architecture comes from the source run; the training settings from `config`.
+        # The architecture comes from the source run; the training settings
+        # from `config`.
         config = dataclasses.replace(
-            config, **{name: getattr(source_config, name) for name in MODEL_FIELDS}
+            config,
+            **{name: getattr(source_config, name) for name in MODEL_FIELDS},
         )
         source_state, _, source_epoch = restore_run(finetune_from)
         state = finetuning_state(source_state, config, steps)
@@ -176,16 +198,22 @@ def _start(config, out, preset, provenance, digits, finetune_from):
 
 
 def _splits(config: Config, digits) -> tuple:
-    """The training split, the test split the run is scored on (binarised once, for a
-    binarised run), and the grey test split, on which the judge's own accuracy is measured."""
+    """The training split, the test split the run is scored on (binarised
+    once, for a binarised run), and the grey test split, on which the judge's
+    own accuracy is measured."""
     train, grey_test = load_splits(digits)
-    return train, binarize_split(grey_test) if config.binarize else grey_test, grey_test
+    return (
+        train,
+        binarize_split(grey_test) if config.binarize else grey_test,
+        grey_test,
+    )
 
 
 def measure_run(run_dir: Path, provenance: dict) -> dict:
-    """Measure a finished run's final state again, with this code's metrics, and rewrite its
-    `metrics.json`: the training history and times are kept, and `measured` records where,
-    when and with which code the numbers were taken."""
+    """Measure a finished run's final state again, with this code's metrics,
+    and rewrite its `metrics.json`: the training history and times are kept,
+    and `measured` records where, when and with which code the numbers were
+    taken."""
     run_dir = Path(run_dir)
     old = read_metrics(run_dir)
     run = read_run(run_dir)
@@ -193,10 +221,13 @@ def measure_run(run_dir: Path, provenance: dict) -> dict:
     state, _, _ = restore_run(run_dir, epoch=config.epochs)
     train, test, judge_test = _splits(config, run["digits"])
     metrics = final_metrics(
-        config, as_linen(state, config), train, test, old["history"], run["preset"],
-        run["digits"], judge_test=judge_test,
+        config, as_linen(state, config), train, test, old["history"],
+        run["preset"], run["digits"], judge_test=judge_test,
     )  # fmt: skip
-    metrics |= {"total_seconds": old["total_seconds"], "measured": provenance}
+    metrics |= {
+        "total_seconds": old["total_seconds"],
+        "measured": provenance,
+    }
     with run_lock(run_dir):
         write_json(run_dir / "metrics.json", metrics)
     return metrics

@@ -1,1 +1,2 @@
-"""Code that only a chapter needs: it may import the training spine, never the other way round."""
+"""Code that only a chapter needs: it may import the training spine, never
+the other way round."""

@@ -1,13 +1,17 @@
-"""Chapter 7's benchmark: the training epoch on one device and on many, at the same global batch.
+"""Chapter 7's benchmark: the training epoch on one device and on many, at
+the same global batch.
 
-It prints numbers and asserts nothing. On a CPU, fake devices share the same cores, so the rows
-measure the overhead of partitioning, not a speed-up; on a host with several GPUs, the same
-command measures the real scaling:
+It prints numbers and asserts nothing. On a CPU, fake devices share the same
+cores, so the rows measure the overhead of partitioning, not a speed-up; on a
+host with several GPUs, the same command measures the real scaling:
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=8 \\
-        python -m flaxguide.chapters.bench_devices --out docs/figures/bench-devices.json
-    python -m flaxguide.chapters.bench_devices --out bench-devices.json  # all local GPUs
-    python -m flaxguide.chapters.bench_devices --devices 4 --out bench-devices.json
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 \\ python -m
+        flaxguide.chapters.bench_devices --out
+        docs/figures/bench-devices.json
+    python -m flaxguide.chapters.bench_devices --out bench-devices.json  #
+        all local GPUs
+    python -m flaxguide.chapters.bench_devices --devices 4 --out
+        bench-devices.json
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from flaxguide.steps import create_state_epoch
 
 
 def epoch_rate(config, state, data, devices: int, repeats: int = 3) -> float:
-    """Examples per second of the jitted training epoch on `devices` devices (best of
-    `repeats`, compiled first)."""
+    """Examples per second of the jitted training epoch on `devices` devices
+    (best of `repeats`, compiled first)."""
     (state, data), sharding = on_devices((state, data), devices)
     epoch = create_state_epoch(config, batch_sharding=sharding)
     jax.block_until_ready(epoch(state, *data))  # compile
@@ -43,12 +47,15 @@ def epoch_rate(config, state, data, devices: int, repeats: int = 3) -> float:
 
 
 def device_rows(most: int, examples: int = 12_800) -> list[dict]:
-    """One row per device count (1, 2, 4, ... up to `most`): examples per second in all and per
-    device, and the scaling efficiency against one device."""
+    """One row per device count (1, 2, 4, ... up to `most`): examples per
+    second in all and per device, and the scaling efficiency against one
+    device."""
     config = get_config("quick")
     images, labels = load_mnist("train")
     data = prepare(images[:examples], labels[:examples])
-    state = create_train_state(config, jax.random.key(0), examples // config.batch_size)
+    state = create_train_state(
+        config, jax.random.key(0), examples // config.batch_size
+    )
     counts = [n for n in (1, 2, 4, 8, 16, 32, 64) if n < most] + [most]
     for n in counts:
         check_batch_divides(config.batch_size, n)
@@ -65,12 +72,17 @@ def device_rows(most: int, examples: int = 12_800) -> list[dict]:
                 "scaling_efficiency": round(rate / (n * one), 3),
             }
         )
-        print(f"{n} device(s): {rate:,.0f} examples/s, {rate / (n * one):.0%} efficiency")
+        print(
+            f"{n} device(s): {rate:,.0f} examples/s, "
+            f"{rate / (n * one):.0%} efficiency"
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli = argparse.ArgumentParser(prog="python -m flaxguide.chapters.bench_devices")
+    cli = argparse.ArgumentParser(
+        prog="python -m flaxguide.chapters.bench_devices"
+    )
     cli.add_argument("--out", type=Path, required=True, help="a .json file")
     cli.add_argument(
         "--devices",
@@ -80,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = cli.parse_args(argv)
     try:
-        data_mesh(args.devices)  # refuse a count this process cannot use, before any timing
+        # refuse a count this process cannot use, before any timing
+        data_mesh(args.devices)
         check_batch_divides(get_config("quick").batch_size, args.devices)
     except ConfigError as err:
         cli.error(f"argument --devices: {err}")

@@ -1,5 +1,6 @@
-"""Tools of the chapter "When JAX code is wrong or slow": count compiles, keep compiled
-programs on disk, time one call against another, read a profile."""
+"""Tools of the chapter "When JAX code is wrong or slow": count compiles,
+keep compiled programs on disk, time one call against another, read a
+profile."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import jax
 from jax.experimental.compilation_cache import compilation_cache
 
 # --8<-- [start:count_compiles]
-# `jax.log_compiles()` logs one line per XLA compilation: "Compiling jit(train_epoch) with ...".
+# `jax.log_compiles()` logs one line per XLA compilation: "Compiling
+# jit(train_epoch) with ...".
 _COMPILING = re.compile(r"Compiling (?:jit\((?P<jit>[^)]*)\)|(?P<name>\S+))")
 
 
@@ -26,9 +28,9 @@ _COMPILING = re.compile(r"Compiling (?:jit\((?P<jit>[^)]*)\)|(?P<name>\S+))")
 def count_compiles() -> Iterator[collections.Counter]:
     """Count XLA compilations by function name while the `with` block runs.
 
-    `jax.log_compiles()` makes JAX log a line each time it compiles; a handler on JAX's logger
-    counts those lines instead of printing them. The chapter "When JAX code is wrong or slow"
-    uses it on every example.
+    `jax.log_compiles()` makes JAX log a line each time it compiles; a
+    handler on JAX's logger counts those lines instead of printing them. The
+    chapter "When JAX code is wrong or slow" uses it on every example.
     """
     counts: collections.Counter = collections.Counter()
 
@@ -41,7 +43,8 @@ def count_compiles() -> Iterator[collections.Counter]:
     logger = logging.getLogger("jax")
     handler = Counting(logging.WARNING)
     logger.addHandler(handler)
-    propagate, logger.propagate = logger.propagate, False  # counted, not printed
+    # counted, not printed
+    propagate, logger.propagate = logger.propagate, False
     try:
         with jax.log_compiles():
             yield counts
@@ -53,12 +56,17 @@ def count_compiles() -> Iterator[collections.Counter]:
 
 # --8<-- [start:persistent_cache]
 @contextlib.contextmanager
-def persistent_cache(directory: str | Path, min_compile_seconds: float = 0.0) -> Iterator[None]:
-    """Write every program compiled in the `with` block to `directory`, and read programs there.
+def persistent_cache(
+    directory: str | Path, min_compile_seconds: float = 0.0
+) -> Iterator[None]:
+    """Write every program compiled in the `with` block to `directory`, and
+    read programs there.
 
     Args:
-        directory: the cache's folder; it outlives the process, so the next run reads it.
-        min_compile_seconds: programs that compile faster are not written (JAX's default: 1.0).
+        directory: the cache's folder; it outlives the process, so the next
+            run reads it.
+        min_compile_seconds: programs that compile faster are not written
+            (JAX's default: 1.0).
     """
     settings = {
         "jax_compilation_cache_dir": str(directory),
@@ -67,14 +75,15 @@ def persistent_cache(directory: str | Path, min_compile_seconds: float = 0.0) ->
     before = {name: getattr(jax.config, name) for name in settings}
     for name, value in settings.items():
         jax.config.update(name, value)
-    compilation_cache.reset_cache()  # a cache already open elsewhere gives way to this one
+    # a cache already open elsewhere gives way to this one
+    compilation_cache.reset_cache()
     try:
         yield
     finally:
         for name, value in before.items():
             jax.config.update(name, value)
-        # JAX opens the cache once per process, at its first use: forget it, so a later
-        # directory (or none) takes effect.
+        # JAX opens the cache once per process, at its first use: forget it,
+        # so a later directory (or none) takes effect.
         compilation_cache.reset_cache()
     # --8<-- [end:persistent_cache]
 
@@ -89,11 +98,13 @@ def _seconds(fn: Callable[[], object]) -> float:
 def paired_ratios(
     fn: Callable[[], object], baseline: Callable[[], object], repeats: int
 ) -> list[float]:
-    """How many times as long `fn()` takes as `baseline()`, measured `repeats` times.
+    """How many times as long `fn()` takes as `baseline()`, measured
+    `repeats` times.
 
-    Each ratio times one call of each, back to back and in alternating order, so that a
-    machine whose load changes slows both sides of a ratio alike. One untimed call of each
-    comes first (to compile). Both must block until their work is done.
+    Each ratio times one call of each, back to back and in alternating order,
+    so that a machine whose load changes slows both sides of a ratio alike.
+    One untimed call of each comes first (to compile). Both must block until
+    their work is done.
 
     Args:
         fn: the call to time.
@@ -118,24 +129,29 @@ def paired_ratios(
 
 
 def ratio_spread(ratios: Sequence[float], digits: int = 2) -> str:
-    """The median of `ratios` and their range: `"1.05x (0.97x to 1.12x over 7 repeats)"`."""
+    """The median of `ratios` and their range: `"1.05x (0.97x to 1.12x over 7
+    repeats)"`."""
     median, low, high = (
-        f"{ratio:.{digits}f}x" for ratio in (statistics.median(ratios), min(ratios), max(ratios))
+        f"{ratio:.{digits}f}x"
+        for ratio in (statistics.median(ratios), min(ratios), max(ratios))
     )
     return f"{median} ({low} to {high} over {len(ratios)} repeats)"
     # --8<-- [end:paired_ratios]
 
 
 # --8<-- [start:profile_shares]
-# An instruction of the compiled HLO text, and the JAX operation it came from.
+# An instruction of the compiled HLO text, and the JAX operation it came
+# from.
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.-]+) = ")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
-# Instructions that only hold other instructions: their time is their body's time.
+# Instructions that only hold other instructions: their time is their body's
+# time.
 _CONTAINERS = ("while", "call", "conditional")
 
 
 def _phase(op_name: str) -> str:
-    # Under `grad`, the forward pass is traced as a JVP and the backward pass as its transpose.
+    # Under `grad`, the forward pass is traced as a JVP and the backward pass
+    # as its transpose.
     if "transpose(jvp(" in op_name:
         return "backward"
     if "jvp(" in op_name:
@@ -143,33 +159,47 @@ def _phase(op_name: str) -> str:
     return "optimiser and the rest"
 
 
-def profile_shares(trace_dir: Path, hlo_text: str) -> dict[tuple[str, str], float]:
-    """Each (phase, kind)'s share of the time XLA's operations ran, read from a profile.
+def profile_shares(
+    trace_dir: Path, hlo_text: str
+) -> dict[tuple[str, str], float]:
+    """Each (phase, kind)'s share of the time XLA's operations ran, read from
+    a profile.
 
-    `trace_dir` holds a trace written by `jax.profiler.trace(..., create_perfetto_trace=True)`;
-    `hlo_text` is the compiled program's `as_text()`, whose metadata names the JAX operation
-    behind each XLA instruction. Phase: forward, backward, or the rest (optimiser, shuffling);
-    kind: matmul or other.
+    `trace_dir` holds a trace written by `jax.profiler.trace(...,
+    create_perfetto_trace=True)`; `hlo_text` is the compiled program's
+    `as_text()`, whose metadata names the JAX operation behind each XLA
+    instruction. Phase: forward, backward, or the rest (optimiser,
+    shuffling); kind: matmul or other.
     """
     origin = {}
     for line in hlo_text.splitlines():
         if instruction := _INSTRUCTION.match(line):
             op_name = _OP_NAME.search(line)
             origin[instruction[1]] = op_name[1] if op_name else ""
-    traces = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"))  # the newest is last
+    # the newest is last
+    traces = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"))
     if not traces:
         raise FileNotFoundError(
-            f"no perfetto_trace.json.gz under {trace_dir}: trace with create_perfetto_trace=True"
+            f"no perfetto_trace.json.gz under {trace_dir}: trace "
+            "with create_perfetto_trace=True"
         )
-    events = json.loads(gzip.decompress(traces[-1].read_bytes()))["traceEvents"]
+    events = json.loads(gzip.decompress(traces[-1].read_bytes()))[
+        "traceEvents"
+    ]
     time: collections.Counter = collections.Counter()
     for event in events:
         name = event.get("name", "")
-        if event.get("ph") != "X" or name not in origin or name.startswith(_CONTAINERS):
+        if (
+            event.get("ph") != "X"
+            or name not in origin
+            or name.startswith(_CONTAINERS)
+        ):
             continue
         op_name = origin[name]
         matmul = name.startswith("dot") or op_name.endswith("dot_general")
-        time[_phase(op_name), "matmul" if matmul else "other"] += event["dur"]
+        time[_phase(op_name), "matmul" if matmul else "other"] += event[
+            "dur"
+        ]
     total = sum(time.values())
     return {key: value / total for key, value in sorted(time.items())}
     # --8<-- [end:profile_shares]

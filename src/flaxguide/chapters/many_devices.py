@@ -1,13 +1,15 @@
-"""Chapter 7's code: what XLA made of a sharded epoch, parameters sharded too (FSDP-style), and
-two processes that train as one.
+"""Chapter 7's code: what XLA made of a sharded epoch, parameters sharded too
+(FSDP-style), and two processes that train as one.
 
 Run as a script, it is one process of a many-host run on this machine:
 
-    python -m flaxguide.chapters.many_devices PORT NUM_PROCESSES PROCESS_ID OUT.npz [CHECKPOINTS]
+    python -m flaxguide.chapters.many_devices PORT NUM_PROCESSES PROCESS_ID
+        OUT.npz [CHECKPOINTS]
 
-Each process sees 4 CPU devices; together they train chapter 7's slice for one epoch on one
-global mesh and process 0 writes the parameters to `OUT.npz`. Given `CHECKPOINTS`, every
-process also saves the trained state there with Orbax.
+Each process sees 4 CPU devices; together they train chapter 7's slice for
+one epoch on one global mesh and process 0 writes the parameters to
+`OUT.npz`. Given `CHECKPOINTS`, every process also saves the trained state
+there with Orbax.
 """
 
 from __future__ import annotations
@@ -21,20 +23,33 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from flaxguide.sharding import DATA_AXIS
 
-COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
+COLLECTIVES = (
+    "all-reduce",
+    "all-gather",
+    "reduce-scatter",
+    "all-to-all",
+    "collective-permute",
+)
 
 
 # --8<-- [start:collectives]
 def collectives(hlo: str) -> dict[str, int]:
-    """How many of each cross-device operation the text of a compiled program holds."""
-    # An instruction reads `%name = shape opcode(operands)`: count the opcodes.
-    return {name: len(re.findall(rf" {name}(?:-start)?\(", hlo)) for name in COLLECTIVES}
+    """How many of each cross-device operation the text of a compiled program
+    holds."""
+    # An instruction reads `%name = shape opcode(operands)`: count the
+    # opcodes.
+    return {
+        name: len(re.findall(rf" {name}(?:-start)?\(", hlo))
+        for name in COLLECTIVES
+    }
 
 
 def collective_shapes(hlo: str, name: str) -> list[list[str]]:
-    """For each `name` operation of a compiled program, in program order, the shapes it
-    returns: one array, or each array of a tuple that XLA combined into one call."""
-    # The result's shapes stand left of the opcode: `%x = (f32[16,64], f32[16,64]) all-to-all(`.
+    """For each `name` operation of a compiled program, in program order, the
+    shapes it returns: one array, or each array of a tuple that XLA combined
+    into one call."""
+    # The result's shapes stand left of the opcode: `%x = (f32[16,64],
+    # f32[16,64]) all-to-all(`.
     return [
         re.findall(r"f32\[[\d,]*\]", line.split(f" {name}(")[0])
         for line in hlo.splitlines()
@@ -45,19 +60,23 @@ def collective_shapes(hlo: str, name: str) -> list[list[str]]:
 
 # --8<-- [start:fsdp]
 def fsdp_shardings(tree, mesh: Mesh, min_size: int = 2**16):
-    """A sharding for each array of `tree`: an array of at least `min_size` elements is split
-    over the mesh along its longest axis that divides evenly; the rest are replicated.
+    """A sharding for each array of `tree`: an array of at least `min_size`
+    elements is split over the mesh along its longest axis that divides
+    evenly; the rest are replicated.
 
-    Each device then holds a slice of every large kernel and of its Adam moments; `jit` gathers
-    a kernel where a matmul needs it whole and splits its gradient back.
+    Each device then holds a slice of every large kernel and of its Adam
+    moments; `jit` gathers a kernel where a matmul needs it whole and splits
+    its gradient back.
     """
 
     def choose(x):
         if x.size >= min_size:
-            for axis in sorted(range(x.ndim), key=lambda a: -x.shape[a]):  # longest first
+            # longest first
+            for axis in sorted(range(x.ndim), key=lambda a: -x.shape[a]):
                 if x.shape[axis] % mesh.size == 0:
                     spec = [None] * x.ndim
-                    spec[axis] = DATA_AXIS  # e.g. P(None, "data"): columns split
+                    # e.g. P(None, "data"): columns split
+                    spec[axis] = DATA_AXIS
                     return NamedSharding(mesh, PartitionSpec(*spec))
         return NamedSharding(mesh, PartitionSpec())
 
@@ -78,35 +97,64 @@ def bytes_per_device(tree) -> int:
 
 # --8<-- [start:one_host_of_many]
 def one_host_of_many(
-    port: int, processes: int, process_id: int, out: str, checkpoints: str | None = None
+    port: int,
+    processes: int,
+    process_id: int,
+    out: str,
+    checkpoints: str | None = None,
 ) -> None:
-    """One process of a run on many hosts (here, many processes on one machine)."""
-    jax.config.update("jax_num_cpu_devices", 4)  # before JAX starts: XLA_FLAGS, in code
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
-    # Every process calls this first; process 0's address is the coordinator's.
+    """One process of a run on many hosts (here, many processes on one
+    machine)."""
+    # before JAX starts: XLA_FLAGS, in code
+    jax.config.update("jax_num_cpu_devices", 4)
+    # CPU collectives
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # Every process calls this first; process 0's address is the
+    # coordinator's.
     jax.distributed.initialize(f"127.0.0.1:{port}", processes, process_id)
 
     from flaxguide.checkpoint import checkpoint_manager, save_checkpoint
     from flaxguide.config import get_config
     from flaxguide.data import load_mnist, prepare
-    from flaxguide.sharding import batch_sharding, data_mesh, place, replicated
+    from flaxguide.sharding import (
+        batch_sharding,
+        data_mesh,
+        place,
+        replicated,
+    )
     from flaxguide.state import create_train_state
     from flaxguide.steps import create_state_epoch
 
     config = get_config("quick")
     images, labels = load_mnist("train")
-    data = prepare(images[:2560], labels[:2560])  # the page's slice: 20 batches of 128
+    # the page's slice: 20 batches of 128
+    data = prepare(images[:2560], labels[:2560])
     state = create_train_state(config, jax.random.key(0), 20)
-    mesh = data_mesh(len(jax.devices()))  # one mesh over every process's devices
-    # The same value in every process: JAX checks that, then fills this process's devices.
+    # one mesh over every process's devices
+    mesh = data_mesh(len(jax.devices()))
+    # The same value in every process: JAX checks that, then fills this
+    # process's devices.
     data = jax.device_put(data, replicated(mesh))
-    state = place(state, mesh)  # no check, and it takes the typed key, which device_put refuses
-    state, _ = create_state_epoch(config, batch_sharding=batch_sharding(mesh))(state, *data)
-    if jax.process_index() == 0:  # every process holds the same replicated result
-        np.savez(out, *[np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(state.params)])
+    # no check, and it takes the typed key, which device_put refuses
+    state = place(state, mesh)
+    state, _ = create_state_epoch(
+        config, batch_sharding=batch_sharding(mesh)
+    )(state, *data)
+    # every process holds the same replicated result
+    if jax.process_index() == 0:
+        np.savez(
+            out,
+            *[
+                np.asarray(x.addressable_data(0))
+                for x in jax.tree.leaves(state.params)
+            ],
+        )
     if checkpoints:  # every process saves; Orbax coordinates them
-        with checkpoint_manager(checkpoints, save_every=1, keep=1) as manager:
-            save_checkpoint(manager, 1, state, [], math.inf)  # epoch 1, no test score
+        with checkpoint_manager(
+            checkpoints, save_every=1, keep=1
+        ) as manager:
+            # epoch 1, no test score
+            save_checkpoint(manager, 1, state, [], math.inf)
     # --8<-- [end:one_host_of_many]
 
 

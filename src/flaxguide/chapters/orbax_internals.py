@@ -1,8 +1,8 @@
-"""A look inside Orbax for the checkpoints chapter: what a save leaves on disk just before it
-commits, and the warnings Orbax logs rather than raises.
+"""A look inside Orbax for the checkpoints chapter: what a save leaves on
+disk just before it commits, and the warnings Orbax logs rather than raises.
 
-Both reach into Orbax's internals (a private class, absl logging), which is why they live here
-and not on the page: the page shows what they find.
+Both reach into Orbax's internals (a private class, absl logging), which is
+why they live here and not on the page: the page shows what they find.
 """
 
 from __future__ import annotations
@@ -20,19 +20,21 @@ import orbax.checkpoint as ocp
 
 @contextlib.contextmanager
 def snapshot_before_commit(step: int, copy_to: Path) -> Iterator[dict]:
-    """While active, a save of checkpoint `step` pauses just before Orbax renames its temporary
-    directory into place, lists it, and copies the whole checkpoint directory to `copy_to`:
-    exactly what a crash at that instant would leave behind.
+    """While active, a save of checkpoint `step` pauses just before Orbax
+    renames its temporary directory into place, lists it, and copies the
+    whole checkpoint directory to `copy_to`: exactly what a crash at that
+    instant would leave behind.
 
-    Yields a dict that then holds `"root"` (the checkpoint directory's listing) and `"step"`
-    (the temporary step directory's listing).
+    Yields a dict that then holds `"root"` (the checkpoint directory's
+    listing) and `"step"` (the temporary step directory's listing).
     """
     rename = ocp.path.atomicity.AtomicRenameTemporaryPath
     commit = rename.finalize
     seen: dict = {}
 
     async def look_then_commit(self):
-        if self.get_final().name == str(step):  # the step itself, not one of its items
+        # the step itself, not one of its items
+        if self.get_final().name == str(step):
             root = self.get_final().parent
             seen["root"] = sorted(os.listdir(root))
             seen["step"] = sorted(os.listdir(self.get()))
@@ -54,7 +56,8 @@ class _Recorder(logging.Handler):
 
 @contextlib.contextmanager
 def absl_warnings() -> Iterator[list[str]]:
-    """The warnings Orbax logs through absl while active (log records, not Python warnings)."""
+    """The warnings Orbax logs through absl while active (log records, not
+    Python warnings)."""
     recorder = _Recorder()
     logger = logging.getLogger("absl")
     logger.addHandler(recorder)
