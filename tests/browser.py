@@ -158,8 +158,29 @@ NARROW_PROBLEMS_JS = """() => {
 }"""
 
 
+# Figures below a page's opening section load when scrolled near (`loading="lazy"`, from
+# docs/_hooks/weight.py): bring each into view and wait for it, as a reader scrolling would,
+# then scroll back. An image that never loads is still reported by PAGE_PROBLEMS_JS.
+LOAD_LAZY_IMAGES_JS = """async () => {
+  const top = window.scrollY;
+  for (const img of document.querySelectorAll('img[loading=lazy]')) {
+    if (img.complete && img.naturalWidth) continue;
+    img.scrollIntoView({block: 'center'});
+    await Promise.race([img.decode().catch(() => {}), new Promise(r => setTimeout(r, 5000))]);
+  }
+  window.scrollTo(0, top);
+}"""
+
+
+def load_lazy_images(page) -> None:
+    """Scroll each lazily loaded image of `page` into view and wait until it has loaded."""
+    page.evaluate(LOAD_LAZY_IMAGES_JS)
+
+
 def problems_on(page) -> list[str]:
-    """The problems a loaded Playwright `page` shows, at its current viewport."""
+    """The problems a loaded Playwright `page` shows, at its current viewport, once its lazy
+    images have been scrolled to."""
+    load_lazy_images(page)
     return page.evaluate(PAGE_PROBLEMS_JS)
 
 
