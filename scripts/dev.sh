@@ -12,7 +12,8 @@
 # changed: `serve` uses a small one with only MkDocs and its plugins (requirements-site.lock; no
 # jax, no torch, not the project, whose source the site reads without importing it), named by
 # FLAXGUIDE_SITE_VENV (.venv-site); the others use the full one (requirements.lock, and the
-# project), named by FLAXGUIDE_VENV (.venv). Both share the site's KaTeX from npm (node_modules).
+# project), named by FLAXGUIDE_VENV (.venv). Both share the npm packages (node_modules): the
+# site's KaTeX, and axe-core, which the browser tests run in each page.
 #
 # Python 3.12 or newer: PYTHON=/path/to/python if set, else the first of python3.13, python3.12
 # and python3 that runs and is new enough.
@@ -75,8 +76,9 @@ is_current() {
   [ "$(cat "$1/.flaxguide-installed" 2>/dev/null)" = "$2" ] && [ -d node_modules/katex ]
 }
 
-# install_lock DIR LOCK: exactly LOCK's packages, checked against its hashes, and the site's
-# KaTeX from npm (the site's hook serves it; node_modules is shared by both environments).
+# install_lock DIR LOCK: exactly LOCK's packages, checked against its hashes, and the npm
+# packages (the site's KaTeX, which its hook serves; the tests' axe-core; node_modules is
+# shared by both environments).
 # pip installs the locked uv, and uv the rest: it downloads in parallel and keeps one cache
 # (~/.cache/uv) from which a second environment takes the same wheels without downloading
 # them again, about a minute for the full set on an empty cache instead of several.
@@ -89,7 +91,7 @@ install_lock() {
     --no-deps -r "$1/uv-requirement.txt"
   UV_PYTHON_DOWNLOADS=never "$1/bin/uv" pip install --quiet --no-config --python "$1/bin/python" \
     --require-hashes --no-deps -r "$2"
-  echo "== installing the site's KaTeX from npm"
+  echo "== installing the site's KaTeX and the tests' axe-core from npm"
   npm ci --no-audit --no-fund --loglevel=error
 }
 

@@ -10,6 +10,8 @@ document$.subscribe(({ body }) => {
     ],
   });
   markWideEquations(body);
+  // KaTeX's fonts may arrive after rendering and widen an equation: measure again then.
+  document.fonts.ready.then(() => markWideEquations(body));
 });
 window.addEventListener("resize", () => markWideEquations(document.body));
 

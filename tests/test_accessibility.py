@@ -1,0 +1,166 @@
+"""The built site's accessibility, as axe-core judges it in a real browser, and the phone layout
+of display maths.
+
+axe-core comes from npm (package.json's devDependencies, `npm ci`) and is loaded into each page
+by the test alone: the site never serves it (docs/_hooks/site.py copies KaTeX, nothing else, from
+node_modules). Every page of the navigation is checked in both of Material's colour schemes
+(mkdocs.yml's palette follows the browser's `prefers-color-scheme`), at a desktop's width and a
+phone's, and must show no violation of impact "serious" or "critical". At the phone's width every
+rule runs but colour contrast, the slowest by far (two thirds of axe's time on a long chapter):
+colours are set per scheme, by Material's palette and extra.css, never per width.
+"""
+
+import pytest
+from browser import PATHS, Visit, problems_on, require_chromium, serve
+from conftest import ROOT
+
+require_chromium(__name__)
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCHEMES = {"light": "default", "dark": "slate"}  # Material's name for each, on <body>
+PHONE = {"width": 390, "height": 844}
+
+# Every violation of impact serious or critical, with the first few elements it was found on.
+AXE_RUN_JS = """async (skip) => {
+  const rules = Object.fromEntries(skip.map(id => [id, {enabled: false}]));
+  const results = await axe.run(document, {resultTypes: ['violations'], rules});
+  return results.violations
+    .filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => ({id: v.id, impact: v.impact, count: v.nodes.length,
+                targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def axe_violations(page, skip: tuple[str, ...] = ()) -> list[str]:
+    """The serious and critical violations axe-core finds on `page`, one line per rule, with
+    the rules `skip` names left out."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing from {AXE.parent}: run `npm ci` in {ROOT}")
+    if not page.evaluate("() => typeof axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    return [
+        f"{v['id']} ({v['impact']}, {v['count']} elements): {', '.join(v['targets'])}"
+        for v in page.evaluate(AXE_RUN_JS, list(skip))
+    ]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("path", PATHS)
+def test_axe_finds_no_serious_violation_in_either_scheme_or_width(site, browser, path, scheme):
+    visit = Visit(browser, site[1] + path, dark=scheme == "dark")
+    try:
+        shown = visit.page.evaluate("() => document.body.dataset.mdColorScheme")
+        assert shown == SCHEMES[scheme], f"asked for the {scheme} scheme, the page shows {shown}"
+        found = {"1280 px": axe_violations(visit.page)}
+        visit.page.set_viewport_size(PHONE)
+        visit.page.wait_for_timeout(300)  # the layout settles at the new width
+        found["390 px"] = axe_violations(visit.page, skip=("color-contrast",))
+    finally:
+        visit.close()
+    assert found == {"1280 px": [], "390 px": []}, f"{path} ({scheme}): {found}"
+
+
+# Each display equation's box against the column's paragraphs, in pixels from the viewport's
+# left; and which boxes hold an equation wider than themselves, and how they overflow.
+GUTTER_JS = """() => {
+  const paragraphs = [...document.querySelectorAll('.md-content article > p')]
+    .map(p => p.getBoundingClientRect());
+  const left = Math.min(...paragraphs.map(r => r.left));
+  const right = Math.max(...paragraphs.map(r => r.right));
+  return [...document.querySelectorAll('.md-content .katex-display')].map(eq => {
+    const box = eq.getBoundingClientRect();
+    return {text: eq.textContent.slice(0, 30), left: box.left, right: box.right,
+            column: [left, right], wide: eq.scrollWidth > eq.clientWidth + 1,
+            overflow: getComputedStyle(eq).overflowX};
+  });
+}"""
+
+
+def gutter_problems(equations: list[dict]) -> list[str]:
+    """The equations whose box runs into the side padding that the paragraphs keep."""
+    problems = []
+    for eq in equations:
+        left, right = eq["column"]
+        if eq["left"] < left - 0.5 or eq["right"] > right + 0.5:
+            problems.append(
+                f"{eq['text']!r}: box {eq['left']:.0f}-{eq['right']:.0f} px, "
+                f"paragraphs {left:.0f}-{right:.0f} px"
+            )
+    return problems
+
+
+def display_maths_pages(folder) -> list[str]:
+    """The pages of the navigation with at least one display equation."""
+    pages = {path: folder / path.lstrip("/") / "index.html" for path in PATHS}
+    return [path for path, page in pages.items() if '<div class="arithmatex">' in page.read_text()]
+
+
+def test_display_maths_keeps_the_columns_side_padding_on_a_phone(site, browser):
+    folder, url = site
+    paths = display_maths_pages(folder)
+    assert paths, "no page of the site has a display equation to check"
+    problems, wide = [], []
+    for path in paths:
+        visit = Visit(browser, url + path, width=PHONE["width"])
+        try:
+            equations = visit.page.evaluate(GUTTER_JS)
+            # Opened at a phone's width (not resized to it): wide equations still reachable.
+            assert problems_on(visit.page) == [], path
+        finally:
+            visit.close()
+        assert equations, f"{path}: display maths in the HTML, none rendered"
+        problems += [f"{path}: {problem}" for problem in gutter_problems(equations)]
+        wide += [eq for eq in equations if eq["wide"]]
+    assert problems == []
+    # The column is narrower than some equations: those scroll inside their own box.
+    assert wide, "no equation is wider than a phone's column: the scrolling is not exercised"
+    assert all(eq["overflow"] in ("auto", "scroll") for eq in wide), wide
+
+
+# The checks themselves can fail: pages built broken, each with one defect.
+
+BROKEN_PAGES = {
+    "low-contrast": '<p style="color: #aaa; background: #fff">Grey on white, 2.3:1.</p>',
+    "link-by-colour-alone": '<p style="color: #212121">Text with <a href="#x" '
+    'style="color: #4051b5; text-decoration: none">a link</a> told apart by colour alone.</p>',
+    "unnamed-dialog": '<div role="dialog"><p>A dialog without a name.</p></div>',
+}
+
+
+@pytest.mark.parametrize("defect", BROKEN_PAGES)
+def test_the_axe_check_fails_on_a_broken_page(browser, tmp_path, defect):
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><html lang='en'><head><title>Broken</title></head><body>"
+        f"<main>{BROKEN_PAGES[defect]}</main></body></html>"
+    )
+    server, url = serve(tmp_path)
+    try:
+        visit = Visit(browser, url + "/")
+        try:
+            found = axe_violations(visit.page)
+        finally:
+            visit.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found, f"axe-core found nothing serious on the {defect} page"
+
+
+def test_the_gutter_check_fails_on_an_equation_flush_with_the_screens_edge(browser, tmp_path):
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><html><body style='margin: 0'><main class='md-content'><article>"
+        "<p style='margin: 0 16px'>A paragraph, 16 px in from each side.</p>"
+        "<div class='katex-display' style='margin: 0'>an equation from edge to edge</div>"
+        "</article></main></body></html>"
+    )
+    server, url = serve(tmp_path)
+    try:
+        visit = Visit(browser, url + "/", width=PHONE["width"])
+        try:
+            equations = visit.page.evaluate(GUTTER_JS)
+        finally:
+            visit.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(equations) == 1 and gutter_problems(equations), equations
