@@ -7,57 +7,34 @@ node_modules). Every page of the navigation is checked in both of Material's col
 (mkdocs.yml's palette follows the browser's `prefers-color-scheme`), at a desktop's width and a
 phone's, and must show no violation of impact "serious" or "critical". At the phone's width every
 rule runs but colour contrast, the slowest by far (two thirds of axe's time on a long chapter):
-colours are set per scheme, by Material's palette and extra.css, never per width.
+colours are set per scheme, by Material's palette and extra.css, never per width. The light
+scheme is judged in tests/test_browser.py's one visit per page, with the other checks; the dark
+one here. The check itself (`axe_violations`) is in tests/browser.py.
 """
 
 import pytest
-from browser import PATHS, Visit, problems_on, require_chromium, serve
-from conftest import ROOT
+from browser import PATHS, Visit, axe_violations, problems_on, require_chromium, serve
 
 require_chromium(__name__)
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCHEMES = {"light": "default", "dark": "slate"}  # Material's name for each, on <body>
 PHONE = {"width": 390, "height": 844}
 
-# Every violation of impact serious or critical, with the first few elements it was found on.
-AXE_RUN_JS = """async (skip) => {
-  const rules = Object.fromEntries(skip.map(id => [id, {enabled: false}]));
-  const results = await axe.run(document, {resultTypes: ['violations'], rules});
-  return results.violations
-    .filter(v => ['serious', 'critical'].includes(v.impact))
-    .map(v => ({id: v.id, impact: v.impact, count: v.nodes.length,
-                targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-}"""
 
-
-def axe_violations(page, skip: tuple[str, ...] = ()) -> list[str]:
-    """The serious and critical violations axe-core finds on `page`, one line per rule, with
-    the rules `skip` names left out."""
-    if not AXE.is_file():
-        pytest.fail(f"axe-core is missing from {AXE.parent}: run `npm ci` in {ROOT}")
-    if not page.evaluate("() => typeof axe === 'object'"):
-        page.add_script_tag(path=str(AXE))
-    return [
-        f"{v['id']} ({v['impact']}, {v['count']} elements): {', '.join(v['targets'])}"
-        for v in page.evaluate(AXE_RUN_JS, list(skip))
-    ]
-
-
-@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("path", PATHS)
-def test_axe_finds_no_serious_violation_in_either_scheme_or_width(site, browser, path, scheme):
-    visit = Visit(browser, site[1] + path, dark=scheme == "dark")
+def test_axe_finds_no_serious_violation_in_the_dark_scheme(site, browser, path):
+    # The light scheme is judged in test_browser.py's one visit per page, with the other checks.
+    visit = Visit(browser, site[1] + path, dark=True)
     try:
         shown = visit.page.evaluate("() => document.body.dataset.mdColorScheme")
-        assert shown == SCHEMES[scheme], f"asked for the {scheme} scheme, the page shows {shown}"
+        assert shown == SCHEMES["dark"], f"asked for the dark scheme, the page shows {shown}"
         found = {"1280 px": axe_violations(visit.page)}
         visit.page.set_viewport_size(PHONE)
         visit.page.wait_for_timeout(300)  # the layout settles at the new width
         found["390 px"] = axe_violations(visit.page, skip=("color-contrast",))
     finally:
         visit.close()
-    assert found == {"1280 px": [], "390 px": []}, f"{path} ({scheme}): {found}"
+    assert found == {"1280 px": [], "390 px": []}, f"{path} (dark): {found}"
 
 
 # Each display equation's box against the column's paragraphs, in pixels from the viewport's

@@ -14,12 +14,19 @@ import nbformat
 import pytest
 from browser import (
     PATHS,
+    WIDE_EQUATIONS,
     Visit,
+    assert_katex_only_where_there_is_maths,
+    assert_one_name_and_one_tab_order,
+    axe_violations,
     load_lazy_images,
     narrow_problems_on,
+    over_budget,
     problems_on,
     require_chromium,
     serve,
+    weigh,
+    wide_code_on,
 )
 from conftest import DOCS, MKDOCS_YML, REPO_URL, SITE_URL
 from docs_harness import expand_snippets, parse_blocks
@@ -27,27 +34,37 @@ from page_blocks import CHAPTERS
 
 require_chromium(__name__)
 
-WIDE_EQUATIONS = """() => [...document.querySelectorAll('.katex-display')]
-  .filter(equation => equation.scrollWidth > equation.clientWidth + 1)
-  .map(equation => equation.textContent.slice(0, 40))"""
-
 
 @pytest.mark.parametrize("path", PATHS)
-def test_every_page_loads_clean_keeps_its_name_and_fits_a_phone(site, browser, path):
-    # One visit per page for every check that only reads it (a visit costs about 2 s here).
+def test_every_page_as_a_reader_opens_it(site, browser, path):
+    """One cold visit per page for every check that reads the page (a visit costs about 2 s
+    here): its weight, its load, its names, at 1280 px and at a phone's width, axe-core in the
+    light scheme (tests/test_accessibility.py runs the dark one), and, last because it opens
+    every tab and fold, the width of its code blocks. Each check is in tests/browser.py, and is
+    shown failing on a page built broken in the module of its concern."""
     visit = Visit(browser, site[1] + path)
     try:
+        page = visit.page
+        weight = over_budget(weigh(page))  # first: the bytes of the cold load alone
+        assert weight is None, f"{path}: {weight}"
         assert visit.failures == []
-        assert problems_on(visit.page) == []
-        assert narrow_problems_on(visit.page) == []  # wide equations scroll at 1280 px too
-        assert visit.page.evaluate(WIDE_EQUATIONS) == []  # at 1280 px, none is wider at all
-        assert_katex_only_where_there_is_maths(visit.page)
+        assert page.evaluate("() => document.body.dataset.mdColorScheme") == "default"
+        assert problems_on(page) == []
+        assert narrow_problems_on(page) == []  # wide equations scroll at 1280 px too
+        assert page.evaluate(WIDE_EQUATIONS) == []  # at 1280 px, none is wider at all
+        assert_katex_only_where_there_is_maths(page)
         if path != "/":  # the landing page's heading is a sentence, its navigation entry a name
-            assert_one_name_and_one_tab_order(visit.page)
-        visit.page.set_viewport_size({"width": 390, "height": 844})
-        visit.page.wait_for_timeout(300)  # the layout settles at the new width
-        assert narrow_problems_on(visit.page) == []
-        assert problems_on(visit.page) == []  # among them: wide equations reachable by keyboard
+            assert_one_name_and_one_tab_order(page)
+        assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)  # the layout settles at the new width
+        assert narrow_problems_on(page) == []
+        assert problems_on(page) == []  # among them: wide equations reachable by keyboard
+        # Colours are set per scheme, never per width: contrast is judged at 1280 px only.
+        assert axe_violations(page, skip=("color-contrast",)) == []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(300)
+        assert wide_code_on(page, path) == []
     finally:
         visit.close()
 
@@ -105,42 +122,6 @@ def test_a_chapters_folded_blocks_open_and_render(site, browser, name):
         assert narrow_problems_on(page) == []
     finally:
         visit.close()
-
-
-NAMES = """() => ({
-  h1: document.querySelector('.md-content h1').firstChild.textContent.trim(),
-  title: document.title,
-  nav: [...document.querySelectorAll('.md-sidebar--primary a.md-nav__link--active')]
-    .map(a => a.textContent.trim()),
-  tabs: [...document.querySelectorAll('.tabbed-labels')]
-    .map(group => [...group.querySelectorAll('label')].map(label => label.textContent.trim())),
-})"""
-# Within a group of tabs, the JAX side comes first and PyTorch, the reader's old friend, last.
-TAB_ORDER = ["JAX", "Optax", "Flax + Optax", "Linen", "NNX", "PyTorch"]
-
-
-def assert_one_name_and_one_tab_order(page) -> None:
-    """The page is called one name, and every group of tabs keeps TAB_ORDER."""
-    names = page.evaluate(NAMES)
-    # The heading, the navigation (and so the previous page's "Next") and the window title.
-    assert names["nav"] == [names["h1"]], names
-    assert names["title"].startswith(names["h1"] + " - "), names
-    for labels in names["tabs"]:
-        assert all(label in TAB_ORDER for label in labels), labels
-        assert labels == sorted(labels, key=TAB_ORDER.index), labels
-
-
-def assert_katex_only_where_there_is_maths(page) -> None:
-    """KaTeX's script was fetched if and only if the page holds maths."""
-    maths = page.evaluate("() => document.querySelectorAll('.arithmatex').length")
-    katex = page.evaluate(
-        "() => performance.getEntriesByType('resource').map(e => e.name)"
-        ".filter(name => /katex/.test(name))"
-    )
-    if maths:
-        assert any(name.endswith("katex.min.js") for name in katex), katex
-    else:
-        assert katex == [], katex
 
 
 LANDING = """() => {
