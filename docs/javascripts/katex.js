@@ -9,24 +9,9 @@ document$.subscribe(({ body }) => {
       { left: "\\[", right: "\\]", display: true },
     ],
   });
-  markWideEquations(body);
-  // KaTeX's fonts may arrive after rendering and widen an equation: measure again then.
-  document.fonts.ready.then(() => markWideEquations(body));
+  // An equation wider than the column scrolls in its box: markScrollable (scrollable.js, on
+  // every page) makes the box keyboard-reachable. KaTeX's fonts may arrive after rendering and
+  // widen an equation: measure again then.
+  markScrollable(body);
+  document.fonts.ready.then(() => markScrollable(body));
 });
-window.addEventListener("resize", () => markWideEquations(document.body));
-
-// An equation wider than the column scrolls in its box: make that box reachable from the
-// keyboard (arrow keys scroll it) and name it for a screen reader, at the current width.
-function markWideEquations(body) {
-  for (const equation of body.querySelectorAll(".katex-display")) {
-    if (equation.scrollWidth > equation.clientWidth + 1) {
-      equation.tabIndex = 0;
-      equation.setAttribute("role", "region");
-      equation.setAttribute("aria-label", "equation (scrolls sideways)");
-    } else {
-      equation.removeAttribute("tabindex");
-      equation.removeAttribute("role");
-      equation.removeAttribute("aria-label");
-    }
-  }
-}
