@@ -1,5 +1,6 @@
 """Strict JAX settings for every test, and the paths the tests share."""
 
+import atexit
 import fcntl
 import os
 import shutil
@@ -15,6 +16,9 @@ from pathlib import Path
 # new one. Set before JAX is imported, since JAX reads its configuration from the environment.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="flaxguide-jax-cache-")
+    # Removed when this process ends. It is the one that made it: xdist workers and the
+    # subprocesses inherit the variable, so none of them makes or removes another.
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax
