@@ -1,5 +1,6 @@
 """A chapter's main line: what counts, and that every chapter keeps to one sitting."""
 
+import ast
 import re
 import sys
 
@@ -88,3 +89,21 @@ def test_a_chapter_opens_with_its_goals_and_closes_with_a_summary(name):
     assert sections[-len(tail) :] == tail, "exercises, summary and appendix close the chapter"
     summary = text.split("\n## Summary\n", 1)[1].split("\n## ", 1)[0]
     assert len([line for line in summary.split("\n") if line.strip()]) == 3, summary
+
+
+# The most lines of imports a block the reader sees unfolded may hold: a chapter opens with its
+# story, and its full import list waits in a fold ("The imports this chapter uses").
+MAX_OPEN_IMPORT_LINES = 12
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_a_chapter_keeps_long_import_lists_folded(name):
+    text = exercises.expand_snippets((DOCS / name).read_text(), MKDOCS_YML)
+    lines = text.split("\n")
+    for block in page_blocks.parse_blocks(text):
+        if not block.is_python or lines[block.start].startswith(" "):
+            continue  # folded, tabbed or not Python
+        statements = ast.parse(block.code).body
+        imports = [s for s in statements if isinstance(s, ast.Import | ast.ImportFrom)]
+        count = sum(s.end_lineno - s.lineno + 1 for s in imports)
+        assert count <= MAX_OPEN_IMPORT_LINES, f"line {block.start + 1}: {count} lines of imports"
