@@ -244,35 +244,48 @@ def figure_pages(out: Path) -> list[str]:
     return sorted({"/" + p.parent.relative_to(out).as_posix().strip(".") for p in pages})
 
 
-@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_figures_are_legible_and_open_full_size(site, browser, dark):
+# The smallest text a figure may show, in CSS px: on a phone (390 px) 11, on a desktop 9.
+SMALLEST_TEXT_PX = {1280: 9, 390: 11}
+
+
+@pytest.mark.parametrize(
+    ("width", "dark"), [(1280, False), (1280, True), (390, False)], ids=["light", "dark", "phone"]
+)
+def test_figures_are_legible_and_open_full_size(site, browser, width, dark):
     from PIL import Image
 
     out, url = site
-    checked = 0
+    checked, narrow = 0, 0
     for path in figure_pages(out):
-        visit = Visit(browser, url + path.rstrip("/") + "/", dark=dark)
+        visit = Visit(browser, url + path.rstrip("/") + "/", width=width, dark=dark)
         try:
             load_lazy_images(visit.page)  # figures below the first screen load when scrolled to
             shown = visit.page.eval_on_selector_all(
                 "img[src*='figures/']",
-                """imgs => imgs.map(img => ({src: img.src, width: img.clientWidth,
-                    natural: img.naturalWidth, link: img.closest('a')?.href}))""",
+                """imgs => imgs.map(img => ({src: img.src, shown: img.currentSrc,
+                    width: img.clientWidth, natural: img.naturalWidth,
+                    link: img.closest('a')?.href}))""",
             )
         finally:
             visit.close()
         for figure in shown:
-            png = Image.open(out / urlparse(figure["src"]).path.lstrip("/"))
+            # the drawing the browser chose: a phone's, on a phone, where there is one
+            png = Image.open(out / urlparse(figure["shown"]).path.lstrip("/"))
+            narrow += figure["shown"] != figure["src"]
             points = float(png.text["flaxguide:smallest-text-pt"])
             scale = figure["width"] / figure["natural"]  # shown size over the PNG's own
             pixels = points * int(png.text["flaxguide:dpi"]) / 72 * scale
             # A figure without text (a grid of digits alone) records 0 points.
-            assert points == 0 or pixels >= 9, f"{figure['src']}: text {pixels:.1f} px on {path}"
+            assert points == 0 or pixels >= SMALLEST_TEXT_PX[width], (
+                f"{figure['shown']}: text {pixels:.1f} px on {path} at {width} px"
+            )
             assert figure["link"] == figure["src"], f"{figure['src']} does not open full size"
             corner = png.convert("RGBA").getpixel((0, 0))
-            assert corner == (255, 255, 255, 255), f"{figure['src']}: not on opaque white"
+            assert corner == (255, 255, 255, 255), f"{figure['shown']}: not on opaque white"
             checked += 1
     assert checked >= 8
+    # A phone is given the phone's drawings (every figure with text has one); a desktop never.
+    assert (narrow >= 8) if width == 390 else (narrow == 0), narrow
 
 
 class Links(HTMLParser):

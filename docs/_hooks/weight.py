@@ -4,6 +4,9 @@
   scrolls near them; every figure gets its PNG's `width` and `height`, so the browser reserves
   its box before the image arrives and nothing below it jumps. A figure in the opening section
   (before the first `<h2>`) is on or near the first screen and loads at once.
+- A figure also drawn for a phone (`x-narrow.png` beside `x.png`, written by
+  `python -m flaxguide figures`) is offered to screens up to `PHONE` wide through `<picture>`:
+  a phone loads only its own drawing, whose text reads at its width; a desktop, only the other.
 - The search index (all the site's text, the largest file a page would load) is fetched when
   the reader first opens search: `javascripts/search-on-demand.js` runs before Material's
   bundle and holds back the bundle's request for it until then.
@@ -34,6 +37,9 @@ SOURCE_FOLD = re.compile(
 BUNDLE = re.compile(r'<script src="[^"]*assets/javascripts/bundle\.[0-9a-f]+\.min\.js"></script>')
 IMG = re.compile(r"<img\b[^>]*>")
 SRC = re.compile(r'\ssrc="([^"]+)"')
+# Material's breakpoint below which its layout is a phone's (719 px). Wider, a desktop drawing
+# keeps its smallest text at 9 CSS px or more.
+PHONE = "(max-width: 44.9375em)"
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
@@ -46,7 +52,8 @@ def png_size(path: Path) -> tuple[int, int] | None:
 
 
 def sized_and_lazy(tag: str, page_url: str, docs_dir: Path, lazy: bool) -> str:
-    """`tag`, an `<img>`, with its PNG's size, and loading lazily if `lazy`."""
+    """`tag`, an `<img>`, with its PNG's size, loading lazily if `lazy`, and in a `<picture>`
+    with its phone drawing if it has one."""
     found = SRC.search(tag)
     if found is None or urlparse(found[1]).scheme:
         return tag
@@ -57,7 +64,15 @@ def sized_and_lazy(tag: str, page_url: str, docs_dir: Path, lazy: bool) -> str:
         extra += f' width="{size[0]}" height="{size[1]}"'
     if lazy and " loading=" not in tag:
         extra += ' loading="lazy" decoding="async"'
-    return tag[:4] + extra + tag[4:]
+    tag = tag[:4] + extra + tag[4:]
+    narrow = path.with_name(path.stem + "-narrow.png")
+    narrow_size = png_size(narrow) if path.suffix == ".png" and narrow.is_file() else None
+    if narrow_size is None:
+        return tag
+    src = found[1].removesuffix(".png") + "-narrow.png"
+    width, height = narrow_size
+    source = f'<source media="{PHONE}" srcset="{src}" width="{width}" height="{height}">'
+    return f"<picture>{source}{tag}</picture>"
 
 
 def source_on_demand(output: str, page, config) -> str:

@@ -27,6 +27,7 @@ from flaxguide.manifest import carry_tables
 from flaxguide.models import VAE, generate
 from flaxguide.optim import learning_rate_schedule
 from flaxguide.plots import (
+    NARROW_DPI,
     bench_plot,
     curves,
     digit_rows,
@@ -42,10 +43,16 @@ from flaxguide.runs import compare_runs, load_trained, read_run
 
 # --8<-- [start:sample_rows]
 def sample_rows(
-    model, params, key, per_digit: int = 12, temperature: float = 1.0
+    model,
+    params,
+    key,
+    per_digit: int = 12,
+    temperature: float = 1.0,
+    *,
+    narrow: bool = False,
 ) -> Figure:
     """One row per digit: `per_digit` samples from the prior, decoded with
-    that class."""
+    that class (`narrow`: drawn for a phone)."""
     # 0,0,...,1,1,...: row-major
     labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)
     # (10 * per_digit, 28, 28)
@@ -53,12 +60,13 @@ def sample_rows(
     return image_table(
         np.asarray(images).reshape(10, per_digit, 28, 28),
         row_labels=range(10),
+        narrow=narrow,
     )
     # --8<-- [end:sample_rows]
 
 
 def reconstructions(
-    model, params, images, labels, count: int = 12
+    model, params, images, labels, count: int = 12, *, narrow: bool = False
 ) -> Figure:
     """Test images (top row of each pair) above their reconstructions from
     the latent mean."""
@@ -72,13 +80,15 @@ def reconstructions(
     grid = np.stack([np.asarray(x), np.asarray(recon)]).reshape(
         2, count, 28, 28
     )
-    return image_table(grid, row_labels=["test", "recon"])
+    return image_table(grid, row_labels=["test", "recon"], narrow=narrow)
 
 
 # --8<-- [start:style_transfer]
-def style_transfer(model, params, images, labels, count: int = 6) -> Figure:
+def style_transfer(
+    model, params, images, labels, count: int = 6, *, narrow: bool = False
+) -> Figure:
     """Encode test images with their own label, then decode each latent with
-    every class."""
+    every class (`narrow`: drawn for a phone)."""
     x = to_unit(jnp.asarray(images[:count].reshape(count, -1)))
     mean, _ = model.apply(
         params, x, jnp.asarray(labels[:count]), method=VAE.encode
@@ -92,7 +102,8 @@ def style_transfer(model, params, images, labels, count: int = 6) -> Figure:
     grid = np.concatenate(
         [np.asarray(x).reshape(count, 1, 28, 28), np.asarray(out)], axis=1
     )
-    return image_table(grid, col_labels=["input", *map(str, range(10))])
+    labels = ["input", *map(str, range(10))]
+    return image_table(grid, col_labels=labels, narrow=narrow)
     # --8<-- [end:style_transfer]
 
 
@@ -127,17 +138,34 @@ def _pairs_of_same_class(
     return [tuple(np.flatnonzero(labels == d)[:2]) for d in digits]
 
 
+def _both(draw, *args) -> tuple[Figure, Figure]:
+    """`draw(*args)` for a desktop's column and for a phone's."""
+    return draw(*args), draw(*args, narrow=True)
+
+
+def narrow_name(name: str) -> str:
+    """The file of a figure's phone drawing: `samples.png` ->
+    `samples-narrow.png` (the site offers it to narrow screens)."""
+    return name.removesuffix(".png") + "-narrow.png"
+
+
 def draw_all(
     run_dir: Path | None, out: Path, bench: Path | None = None
 ) -> dict[str, str]:
     """Draw every figure the site shows into `out`; returns {file name: what
-    it shows}."""
+    it shows}.
+
+    A figure with text is drawn twice, for a desktop's column and for a
+    phone's (`narrow_name`); a grid of digits alone reads at any width.
+    """
     out.mkdir(parents=True, exist_ok=True)
     images, labels = load_mnist("test")
+    # {name: (what it shows, the desktop's figure, the phone's or None)}
     figures = {
         "mnist-test-digits.png": (
             "the first 12 MNIST test images of each digit",
             digit_rows(images, labels),
+            None,
         )
     }
     if run_dir is not None:
@@ -154,75 +182,79 @@ def draw_all(
         )
         # what every published number is measured on
         params = state.ema_params
-        # One key for both sample grids, so raw and EMA samples decode the
-        # same latents.
+        # One key for both drawings of the samples: the phone's shows the
+        # same digits.
         key = jax.random.key(seed_for(config, "figures"))
         # the schedule's unit, as the run trained it
         steps = metrics["steps_per_epoch"]
+        schedule = learning_rate_schedule(config, steps)
+        pairs = _pairs_of_same_class(labels)
         figures |= {
             "schedule.png": (
                 "the learning-rate schedule of the run, from its "
                 "schedule object",
-                schedule_plot(
-                    learning_rate_schedule(config, steps),
-                    config.epochs * steps,
-                    steps,
+                *_both(
+                    schedule_plot, schedule, config.epochs * steps, steps
                 ),
             ),
             "dynamics.png": (
                 "logged learning rate, gradient norms, raw vs EMA test loss",
-                dynamics(metrics["history"]),
+                *_both(dynamics, metrics["history"]),
             ),
             "samples.png": (
                 "12 samples per digit from the prior (temperature 1)",
-                sample_rows(model, params, key),
+                *_both(sample_rows, model, params, key),
             ),
             "reconstructions.png": (
                 "test images and their reconstructions",
-                reconstructions(model, params, images, labels),
+                *_both(reconstructions, model, params, images, labels),
             ),
             "style-transfer.png": (
                 "one test image's latent decoded as every digit",
-                style_transfer(model, params, images, labels),
+                *_both(style_transfer, model, params, images, labels),
             ),
             "interpolation.png": (
                 "decoded points between two latents of the same digit",
-                interpolation(
-                    model,
-                    params,
-                    images,
-                    labels,
-                    _pairs_of_same_class(labels),
-                ),
+                interpolation(model, params, images, labels, pairs),
+                None,
             ),
             "curves.png": (
                 "train and test loss per epoch",
-                curves(metrics["history"]),
+                *_both(curves, metrics["history"]),
             ),
         }
         summary, projected, classes = describe(
             model, params, prepare(images, labels)
         )
+        shares = summary["variance_share_of_first_two_components"]
         figures["latent-pca.png"] = (
             "test-set latent means on their first two principal "
             "components, by class",
-            latent_scatter(
-                projected,
-                classes,
-                summary["variance_share_of_first_two_components"],
-            ),
+            *_both(latent_scatter, projected, classes, shares),
         )
     if bench is not None:
         figures["bench.png"] = (
             "training throughput of each data path",
-            bench_plot(json.loads(Path(bench).read_text())),
+            *_both(bench_plot, json.loads(Path(bench).read_text())),
         )
     written = {}
-    for name, (what, fig) in figures.items():
-        save_figure(fig, out / name)
-        plt.close(fig)
-        written[name] = what
+    for name, (what, wide, narrow) in figures.items():
+        written |= save_figures(out, name, what, wide, narrow)
     return written
+
+
+def save_figures(
+    out: Path, name: str, what: str, wide: Figure, narrow: Figure | None
+) -> dict[str, str]:
+    """Save a figure's desktop drawing as `out / name` and its phone drawing,
+    if any, beside it; returns {file name: what it shows}."""
+    save_figure(wide, out / name)
+    plt.close(wide)
+    if narrow is None:
+        return {name: what}
+    save_figure(narrow, out / narrow_name(name), dpi=NARROW_DPI)
+    plt.close(narrow)
+    return {name: what, narrow_name(name): f"{what}, drawn for a phone"}
 
 
 DPI = 100  # pixels per inch of every saved figure
@@ -240,15 +272,15 @@ def smallest_text_pt(fig: Figure) -> float:
     return min(sizes, default=0.0)
 
 
-def save_figure(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path, dpi: int = DPI) -> None:
     """Save `fig` as a PNG on a white background (it stays legible in dark
     mode), recording its smallest text size in the file, so a test can check
     it at the size a page shows it."""
     metadata = {
         "flaxguide:smallest-text-pt": f"{smallest_text_pt(fig):.1f}",
-        "flaxguide:dpi": str(DPI),
+        "flaxguide:dpi": str(dpi),
     }
-    fig.savefig(path, dpi=DPI, facecolor="white", metadata=metadata)
+    fig.savefig(path, dpi=dpi, facecolor="white", metadata=metadata)
 
 
 def draw_with_manifest(
@@ -299,16 +331,21 @@ def draw_with_manifest(
     if run_dir is not None:
         manifest |= _run_measurements(run_dir)
     if sweep:  # the beta sweep: one row per KL weight
-        rows = [_sweep_row(run) for run in sweep]
-        manifest["beta_sweep"] = rows
-        save_figure(rate_distortion(rows), out / "beta-sweep.png")
-        manifest["figures"]["beta-sweep.png"] = (
-            "rate against distortion for each KL weight"
-        )
+        manifest["beta_sweep"] = [_sweep_row(run) for run in sweep]
     if twins:  # Linen and NNX, like with like: one evaluation code for both
         manifest["twins"] = compare_runs(twins)
     if tables_from is not None:
         manifest = carry_tables(manifest, tables_from)
+    if (
+        "beta_sweep" in manifest
+    ):  # its figure, from its table, new or carried
+        rows = manifest["beta_sweep"]
+        manifest["figures"] |= save_figures(
+            out,
+            "beta-sweep.png",
+            "rate against distortion for each KL weight",
+            *_both(rate_distortion, rows),
+        )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written
 

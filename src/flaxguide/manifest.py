@@ -70,12 +70,6 @@ def carry_tables(manifest: dict, earlier: dict) -> dict:
             "commit": drawn.get("commit"),
         }
         carried[table] = earlier.get("carried_tables", {}).get(table, source)
-        if table == "beta_sweep" and "beta-sweep.png" in earlier.get(
-            "figures", {}
-        ):
-            result["figures"] = manifest["figures"] | {
-                "beta-sweep.png": earlier["figures"]["beta-sweep.png"]
-            }
     if carried:
         result["carried_tables"] = carried
     return result

@@ -4,24 +4,46 @@ benchmark bars.
 Each function takes arrays or logged numbers and returns a matplotlib
 `Figure`; nothing here knows about models.
 [`flaxguide.figures`][flaxguide.figures] draws the model's own figures.
+
+A figure with text is drawn twice: for a desktop's column, and with
+`narrow=True` for a phone's, where the page shows it about 360 CSS px wide.
+Drawn `NARROW_WIDTH` inches wide with text of at least `NARROW_TEXT_PT`
+points, its smallest text is 10 * 360 / (72 * 4) = 12.5 CSS px there; the
+desktop drawing, shrunk to that width, would show it at 5 to 9 px. Panels
+that sit side by side on a desktop stand one above another on a phone.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+NARROW_WIDTH = 4.0  # inches: a phone's column
+NARROW_TEXT_PT = 10.0  # the smallest text of a narrow figure
+NARROW_DPI = 200  # sharp on a phone's 2x or 3x screen
+
 
 def image_table(
-    images: np.ndarray, row_labels=None, col_labels=None
+    images: np.ndarray,
+    row_labels=None,
+    col_labels=None,
+    *,
+    narrow: bool = False,
 ) -> Figure:
     """A `(rows, cols, 28, 28)` array of images as a grid, with optional
-    labels."""
+    labels; `narrow`, for a phone's column."""
     rows, cols = images.shape[:2]
+    side, text = 0.6, 8  # inches per image, points of the labels
+    if narrow:  # the row labels take about one image's width
+        side = NARROW_WIDTH / (cols + (row_labels is not None))
+        text = NARROW_TEXT_PT
+    width = NARROW_WIDTH if narrow else cols * side
     fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * 0.6, rows * 0.6), squeeze=False
+        rows, cols, figsize=(width, rows * side), squeeze=False
     )
     for r in range(rows):
         for c in range(cols):
@@ -32,11 +54,11 @@ def image_table(
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if col_labels is not None and r == 0:
-                ax.set_title(col_labels[c], fontsize=8)
+                ax.set_title(col_labels[c], fontsize=text)
             if row_labels is not None and c == 0:
                 ax.set_ylabel(
                     row_labels[r],
-                    fontsize=8,
+                    fontsize=text,
                     rotation=0,
                     ha="right",
                     va="center",
@@ -90,11 +112,14 @@ def digit_rows(
     return fig
 
 
-def curves(history: list[dict]) -> Figure:
+def curves(history: list[dict], *, narrow: bool = False) -> Figure:
     """Train and test loss per epoch, reconstruction and KL on separate
     axes."""
     epochs = [row["epoch"] for row in history]
-    fig, (rec, kl) = plt.subplots(1, 2, figsize=(9, 3.2))
+    if narrow:
+        fig, (rec, kl) = plt.subplots(2, 1, figsize=(NARROW_WIDTH, 5.6))
+    else:
+        fig, (rec, kl) = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, term, title in (
         (rec, "rec", "reconstruction (nats)"),
         (kl, "kl", "KL (nats)"),
@@ -113,9 +138,14 @@ def curves(history: list[dict]) -> Figure:
     return fig
 
 
-def dynamics(history: list[dict]) -> Figure:
+def dynamics(history: list[dict], *, narrow: bool = False) -> Figure:
     """Per epoch: the logged learning rate, gradient norms, and test loss of
     raw vs EMA params."""
+    if narrow:
+        fig, panels = plt.subplots(3, 1, figsize=(NARROW_WIDTH, 8))
+        _dynamics_panels(history, *panels)
+        fig.tight_layout()
+        return fig
     # Three panels side by side are shown at about half their size: larger
     # type keeps the ticks readable there (at least 9 px on screen).
     with plt.rc_context({"font.size": 15}):
@@ -158,11 +188,15 @@ def _dynamics_panels(history: list[dict], lr, norm, ema) -> None:
 
 
 # --8<-- [start:schedule_plot]
-def schedule_plot(schedule, num_steps: int, steps_per_epoch: int) -> Figure:
+def schedule_plot(
+    schedule, num_steps: int, steps_per_epoch: int, *, narrow: bool = False
+) -> Figure:
     """The learning rate at every step, evaluated from the schedule object
     itself."""
     steps = np.arange(num_steps)
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = plt.subplots(
+        figsize=(NARROW_WIDTH, 2.8) if narrow else (7, 2.8)
+    )
     ax.plot(steps / steps_per_epoch, np.asarray(jax.vmap(schedule)(steps)))
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
@@ -172,38 +206,60 @@ def schedule_plot(schedule, num_steps: int, steps_per_epoch: int) -> Figure:
     # --8<-- [end:schedule_plot]
 
 
-def bench_plot(result: dict) -> Figure:
+def bench_plot(result: dict, *, narrow: bool = False) -> Figure:
     """Training throughput of each data path, with the matmul-rate fraction
     on each bar."""
-    rows = result["rows"]
-    names = [f"{r['path']}\n(batch {r['batch_size']})" for r in rows]
-    rates = [r["examples_per_second"] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    bars = ax.barh(names[::-1], rates[::-1])
-    for bar, row in zip(bars, rows[::-1], strict=True):
-        label = (
-            f" {row['examples_per_second']:,.0f}/s, "
-            f"{row['fraction_of_matmul']:.0%} of matmul"
-        )
-        ax.text(
-            bar.get_width(),
-            bar.get_y() + bar.get_height() / 2,
-            label,
-            va="center",
-            fontsize=8,
-        )
+    rows = result["rows"][::-1]  # the first row at the top
+    rates = [row["examples_per_second"] for row in rows]
+    # a no-break space: "(batch 128)" stays whole when a line is wrapped
+    names = [
+        f"{row['path']} (batch\N{NO-BREAK SPACE}{row['batch_size']})"
+        for row in rows
+    ]
+    numbers = [
+        f" {row['examples_per_second']:,.0f}/s, "
+        f"{row['fraction_of_matmul']:.0%} of matmul"
+        for row in rows
+    ]
+    if narrow:  # each name above its bar, the numbers on two lines after it
+        fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 1.1 * len(rows) + 0.7))
+        bars = ax.barh(range(len(rows)), rates, height=0.35)
+        for bar, name in zip(bars, names, strict=True):
+            top = bar.get_y() + bar.get_height()
+            name = textwrap.fill(name, 44)  # 44 characters fit 4 inches
+            ax.text(
+                0, top + 0.05, name, va="bottom", fontsize=NARROW_TEXT_PT
+            )
+        numbers = [text.replace(", ", "\n ") for text in numbers]
+        text, stretch = NARROW_TEXT_PT, 2.0
+        ax.set_yticks([])
+        ax.set_ylim(-0.4, len(rows) - 0.1)
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
+    else:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        bars = ax.barh([name.replace(" (", "\n(") for name in names], rates)
+        text, stretch = 8, 1.6
+    for bar, label in zip(bars, numbers, strict=True):
+        middle = bar.get_y() + bar.get_height() / 2
+        ax.text(bar.get_width(), middle, label, va="center", fontsize=text)
     ax.set_xlabel("training examples per second")
-    ax.set_xlim(0, max(rates) * 1.6)
+    ax.set_xlim(0, max(rates) * stretch)
     fig.tight_layout()
     return fig
 
 
 def latent_scatter(
-    projected: np.ndarray, labels: np.ndarray, shares: float
+    projected: np.ndarray,
+    labels: np.ndarray,
+    shares: float,
+    *,
+    narrow: bool = False,
 ) -> Figure:
     """Test-set latent means on their first two principal components,
     coloured by class."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    fig, ax = plt.subplots(
+        figsize=(NARROW_WIDTH, 4.6) if narrow else (5.6, 4.6)
+    )
     points = ax.scatter(
         *projected.T,
         c=labels,
@@ -221,23 +277,30 @@ def latent_scatter(
     )
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
-    ax.set_title(
-        f"z means of the test set ({shares:.0%} of their variance shown)",
-        fontsize=10,
-    )
+    shown = f"({shares:.0%} of their variance shown)"
+    gap = "\n" if narrow else " "  # two lines fit a phone
+    ax.set_title(f"z means of the test set{gap}{shown}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def rate_distortion(rows: list[dict]) -> Figure:
+def rate_distortion(rows: list[dict], *, narrow: bool = False) -> Figure:
     """The beta sweep: rate (KL, nats) against distortion (reconstruction,
     nats), one point per KL weight."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(
+        figsize=(NARROW_WIDTH, 3.4) if narrow else (5.6, 3.6)
+    )
     rates = [row["test_kl"] for row in rows]
     distortions = [row["test_reconstruction"] for row in rows]
     ax.plot(rates, distortions, "o-")
     for row, x, y in zip(rows, rates, distortions, strict=True):
-        ax.annotate(f" beta {row['kl_weight']:g}", (x, y), fontsize=9)
+        ax.annotate(
+            f" beta {row['kl_weight']:g}",
+            (x, y),
+            fontsize=NARROW_TEXT_PT if narrow else 9,
+        )
+    if narrow:  # room for the labels of the outermost points
+        ax.margins(x=0.25, y=0.12)
     ax.set_xlabel("rate: KL(q(z | x, c) || p(z)), nats")
     ax.set_ylabel("distortion: -log p(x | z, c), nats")
     ax.grid(alpha=0.3)
