@@ -60,6 +60,7 @@ def test_every_page_as_a_reader_opens_it(site, browser, path):
         page.wait_for_timeout(300)  # the layout settles at the new width
         assert narrow_problems_on(page) == []
         assert problems_on(page) == []  # among them: wide equations reachable by keyboard
+        assert page.evaluate(WIDE_EQUATIONS) == []  # and none is left: each fits a phone too
         # Colours are set per scheme, never per width: contrast is judged at 1280 px only.
         assert axe_violations(page, skip=("color-contrast",)) == []
         page.set_viewport_size({"width": 1280, "height": 900})
