@@ -2,15 +2,12 @@
 
 import ast
 import re
-import sys
 
 import exercises
-import page_blocks  # docs/_hooks, on the path docs_harness sets
+import page_blocks  # docs/_hooks/page_blocks.py
 import pytest
-from conftest import DOCS, MKDOCS_YML, ROOT
-
-sys.path.insert(0, str(ROOT / "docs" / "_hooks"))
-import reading
+import reading  # docs/_hooks/reading.py
+from conftest import DOCS, MKDOCS_YML
 
 MAX_MAIN_LINE_WORDS = 1800
 CHAPTERS = sorted(page_blocks.CHAPTERS)

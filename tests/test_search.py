@@ -7,15 +7,11 @@ list of results is the answer to that term alone. The browser tests skip without
 """
 
 import re
-import sys
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import search as hook  # docs/_hooks/search.py
 from browser import Visit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_hooks"))
-import search as hook
 
 # The page that teaches each name must be its first hit.
 SEARCHES = {

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from locked import locked_versions
+from mkdocs.utils import get_relative_url
 from notebooks import chapter_notebook, records_read, setup_cell
 from page_blocks import CHAPTERS, devices_wanted, expand_snippets
 
@@ -84,7 +85,6 @@ def issue_url(repo_url: str, title: str, page_url: str) -> str:
 
 def actions(page, title: str, config) -> str:
     """The row of links at the top of a chapter whose heading is `title`."""
-    up = "../" * page.url.count("/")  # from the page's folder to the site's root
     chapter = page.file.src_uri
     notebook = Path(chapter).with_suffix(".ipynb").name
     repo_url = repository(config)
@@ -93,12 +93,13 @@ def actions(page, title: str, config) -> str:
     if repo:
         branch = config["extra"]["notebooks_branch"]
         links.append(("Run in Colab", colab_url(repo, branch, chapter), ""))
-    links.append(("Download notebook", f"{up}notebooks/{notebook}", f' download="{notebook}"'))
+    download = get_relative_url(f"notebooks/{notebook}", page.url)
+    links.append(("Download notebook", download, f' download="{notebook}"'))
     if repo_url:
         commit = site_commit() or "HEAD"  # outside a checkout: the default branch's copy
         source = f"{repo_url}/blob/{commit}/docs/{chapter}"
     else:
-        source = f"{up}{chapter}"
+        source = get_relative_url(chapter, page.url)
     links.append(("View source", source, ""))
     anchors = [
         f'<a class="md-button" href="{href}"{extra}>{label}</a>' for label, href, extra in links

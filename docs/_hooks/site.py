@@ -27,6 +27,7 @@ from pathlib import Path
 from locked import LOCK, locked_versions
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
+from mkdocs.utils import get_relative_url
 from page_blocks import expand_snippets
 from reading import CODE_LINES_PER_MINUTE, PROSE_WORDS_PER_MINUTE, main_line
 
@@ -153,8 +154,9 @@ KATEX_SCRIPTS = (
 def on_post_page(output, page, config):
     if 'class="arithmatex"' not in output:  # what pymdownx.arithmatex wraps maths in
         return output
-    up = "../" * page.url.count("/")  # from the page's folder to the site's root
-    stylesheet = f'<link rel="stylesheet" href="{up}{KATEX_STYLESHEET}">'
-    scripts = "".join(f'<script src="{up}{path}"></script>' for path in KATEX_SCRIPTS)
+    stylesheet = f'<link rel="stylesheet" href="{get_relative_url(KATEX_STYLESHEET, page.url)}">'
+    scripts = "".join(
+        f'<script src="{get_relative_url(path, page.url)}"></script>' for path in KATEX_SCRIPTS
+    )
     output = output.replace("</head>", stylesheet + "</head>", 1)
     return output.replace("</body>", scripts + "</body>", 1)

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
 
 SEARCH_ON_DEMAND = "javascripts/search-on-demand.js"
 SOURCE_ON_DEMAND = "javascripts/source-on-demand.js"
@@ -94,8 +95,8 @@ def source_on_demand(output: str, page, config) -> str:
 
     output = SOURCE_FOLD.sub(move, output)
     if count:
-        up = "../" * page.url.count("/")
-        script = f'<script src="{up}{SOURCE_ON_DEMAND}"></script>'
+        src = get_relative_url(SOURCE_ON_DEMAND, page.url)
+        script = f'<script src="{src}"></script>'
         output = output.replace("</body>", script + "</body>", 1)
     return output
 
@@ -114,6 +115,5 @@ def on_post_page(output, page, config):
         raise PluginError(
             f"{page.file.src_uri}: no Material bundle <script> to put {SEARCH_ON_DEMAND} before"
         )
-    up = "../" * page.url.count("/")  # from the page's folder to the site's root
-    script = f'<script src="{up}{SEARCH_ON_DEMAND}"></script>'
+    script = f'<script src="{get_relative_url(SEARCH_ON_DEMAND, page.url)}"></script>'
     return output[: bundle.start()] + script + output[bundle.start() :]
