@@ -336,15 +336,13 @@ def draw_with_manifest(
         manifest["twins"] = compare_runs(twins)
     if tables_from is not None:
         manifest = carry_tables(manifest, tables_from)
-    if (
-        "beta_sweep" in manifest
-    ):  # its figure, from its table, new or carried
-        rows = manifest["beta_sweep"]
+    # the sweep's figure, from its table, measured now or carried
+    if "beta_sweep" in manifest:
         manifest["figures"] |= save_figures(
             out,
             "beta-sweep.png",
             "rate against distortion for each KL weight",
-            *_both(rate_distortion, rows),
+            *_both(rate_distortion, manifest["beta_sweep"]),
         )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return written

@@ -141,16 +141,15 @@ def curves(history: list[dict], *, narrow: bool = False) -> Figure:
 def dynamics(history: list[dict], *, narrow: bool = False) -> Figure:
     """Per epoch: the logged learning rate, gradient norms, and test loss of
     raw vs EMA params."""
+    # On a desktop, three panels side by side are shown at about half their
+    # size: larger type keeps the ticks readable there (at least 9 px on
+    # screen). On a phone they stand one above another at the usual size.
+    font, shape, size = {"font.size": 15}, (1, 3), (12, 3.6)
     if narrow:
-        fig, panels = plt.subplots(3, 1, figsize=(NARROW_WIDTH, 8))
+        font, shape, size = {}, (3, 1), (NARROW_WIDTH, 8)
+    with plt.rc_context(font):
+        fig, panels = plt.subplots(*shape, figsize=size)
         _dynamics_panels(history, *panels)
-        fig.tight_layout()
-        return fig
-    # Three panels side by side are shown at about half their size: larger
-    # type keeps the ticks readable there (at least 9 px on screen).
-    with plt.rc_context({"font.size": 15}):
-        fig, (lr, norm, ema) = plt.subplots(1, 3, figsize=(12, 3.6))
-        _dynamics_panels(history, lr, norm, ema)
         fig.tight_layout()
     return fig
 
@@ -230,18 +229,18 @@ def bench_plot(result: dict, *, narrow: bool = False) -> Figure:
             ax.text(
                 0, top + 0.05, name, va="bottom", fontsize=NARROW_TEXT_PT
             )
-        numbers = [text.replace(", ", "\n ") for text in numbers]
-        text, stretch = NARROW_TEXT_PT, 2.0
+        numbers = [label.replace(", ", "\n ") for label in numbers]
+        size, stretch = NARROW_TEXT_PT, 2.0
         ax.set_yticks([])
         ax.set_ylim(-0.4, len(rows) - 0.1)
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
     else:
         fig, ax = plt.subplots(figsize=(8, 3.2))
         bars = ax.barh([name.replace(" (", "\n(") for name in names], rates)
-        text, stretch = 8, 1.6
+        size, stretch = 8, 1.6
     for bar, label in zip(bars, numbers, strict=True):
         middle = bar.get_y() + bar.get_height() / 2
-        ax.text(bar.get_width(), middle, label, va="center", fontsize=text)
+        ax.text(bar.get_width(), middle, label, va="center", fontsize=size)
     ax.set_xlabel("training examples per second")
     ax.set_xlim(0, max(rates) * stretch)
     fig.tight_layout()
