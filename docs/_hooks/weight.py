@@ -38,9 +38,9 @@ SOURCE_FOLD = re.compile(
 BUNDLE = re.compile(r'<script src="[^"]*assets/javascripts/bundle\.[0-9a-f]+\.min\.js"></script>')
 IMG = re.compile(r"<img\b[^>]*>")
 SRC = re.compile(r'\ssrc="([^"]+)"')
-# Material's breakpoint below which its layout is a phone's (719 px). Wider, a desktop drawing
-# keeps its smallest text at 9 CSS px or more.
-PHONE = "(max-width: 44.9375em)"
+# Material's own breakpoint (its main.css) below which its layout is a phone's, 719.75 px.
+# Wider, a desktop drawing keeps its smallest text at 9 CSS px or more.
+PHONE = "(max-width: 44.984375em)"
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
