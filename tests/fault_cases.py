@@ -84,6 +84,27 @@ FAULTS = [
         "kept": "the last finished epoch, saved as a checkpoint",
         "test": "tests/test_train.py::test_ctrl_c_saves_the_last_finished_epoch",
     },
+    {
+        "fault": "`SIGTERM` or `SIGHUP` during training (a cluster scheduler, a container "
+        "stop, a closed terminal or notebook)",
+        "does": "as Ctrl-C: exit 143 (`SIGTERM`) or 129 (`SIGHUP`), naming the signal and "
+        "saying how to resume",
+        "kept": "the last finished epoch, saved as a checkpoint; no `metrics.json`",
+        "test": "tests/test_faults.py::test_a_stop_signal_saves_the_last_finished_epoch",
+    },
+    {
+        "fault": 'a `run.json` edited by hand, a field of the wrong kind (`"latent_dim": "many"`)',
+        "does": "exit 2 naming the file and the field: `config.latent_dim: latent_dim must be "
+        "a whole number, got 'many'`",
+        "kept": "the run as it is",
+        "test": "tests/test_cli.py::test_resume_names_a_run_json_field_of_the_wrong_kind",
+    },
+    {
+        "fault": "`sample -n 100000`, more images than one picture holds",
+        "does": "exit 2 at once: `argument -n: at most 1,000 samples at a time`",
+        "kept": "nothing is drawn",
+        "test": "tests/test_cli.py::test_sample_refuses_more_than_it_can_draw_in_one_go",
+    },
 ]
 
 

@@ -24,9 +24,8 @@ import numpy as np  # noqa: E402
 
 from flaxguide.config import get_config  # noqa: E402
 from flaxguide.data import load_mnist, prepare  # noqa: E402
-from flaxguide.sharding import data_mesh, on_devices, place  # noqa: E402
-from flaxguide.state import create_train_state  # noqa: E402
-from flaxguide.steps import create_state_epoch  # noqa: E402
+from flaxguide.training.linen import create_state_epoch, create_train_state  # noqa: E402
+from flaxguide.training.sharding import data_mesh, on_devices, place  # noqa: E402
 
 CONFIG = get_config("quick")
 STEPS = 20
@@ -60,7 +59,7 @@ if MODE == "single":
     state, metrics = epoch_on(DEVICES, *fresh())
     save_npz(sys.argv[3], state, metrics)
 elif MODE == "checkpoint":
-    from flaxguide.checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
+    from flaxguide.run.checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
 
     state, data = fresh()
     saved, _ = epoch_on(8, state, data)

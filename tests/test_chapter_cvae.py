@@ -19,10 +19,10 @@ from flaxguide.chapters.cvae import (
 )
 from flaxguide.config import Config
 from flaxguide.data import load_mnist, prepare
-from flaxguide.losses import make_loss_fn
-from flaxguide.models import generate
-from flaxguide.nnx_models import from_linen, to_linen
-from flaxguide.steps import create_eval_step
+from flaxguide.model.linen import generate
+from flaxguide.model.loss import make_loss_fn
+from flaxguide.model.nnx import from_linen, to_linen
+from flaxguide.training.epoch import create_eval_step
 
 
 @pytest.fixture(scope="module")

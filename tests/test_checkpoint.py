@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from flaxguide.checkpoint import (
+from flaxguide.config import get_config
+from flaxguide.run.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
     best_epoch,
@@ -20,9 +21,7 @@ from flaxguide.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
-from flaxguide.config import get_config
-from flaxguide.state import create_train_state
-from flaxguide.steps import create_state_epoch
+from flaxguide.training.linen import create_state_epoch, create_train_state
 
 CONFIG = get_config("quick")
 TMP_SUFFIX = ".orbax-checkpoint-tmp"  # how Orbax names a step that is still being written
@@ -182,9 +181,9 @@ CRASHING_RUN = textwrap.dedent(
     import jax
     import orbax.checkpoint as ocp
 
-    from flaxguide.checkpoint import checkpoint_manager, save_checkpoint
+    from flaxguide.run.checkpoint import checkpoint_manager, save_checkpoint
     from flaxguide.config import get_config
-    from flaxguide.state import create_train_state
+    from flaxguide.training.linen import create_train_state
 
     state = create_train_state(get_config("quick"), jax.random.key(0), steps_per_epoch=4)
     manager = checkpoint_manager(Path(sys.argv[1]), save_every=1, keep=2)

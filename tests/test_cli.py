@@ -3,6 +3,7 @@
 import json
 import math
 import shutil
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -11,8 +12,9 @@ from conftest import built_once
 from matplotlib.image import imread
 
 from flaxguide.chapters.debugging import count_compiles
-from flaxguide.cli import main
-from flaxguide.runs import restore_run
+from flaxguide.cli.commands import main
+from flaxguide.run.record import read_run
+from flaxguide.run.restore import restore_run
 
 
 def ink(pixels: np.ndarray) -> float:
@@ -159,7 +161,7 @@ def test_stop_and_resume_gives_the_uninterrupted_run(quick_run, tmp_path, mnist_
     moved = shutil.copytree(out, tmp_path / "moved")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FLAXGUIDE_MNIST_MIRROR", str(tmp_path / "no-mnist-here"))
-        state, history, epoch = restore_run(moved)
+        state, history, epoch = restore_run(read_run(moved))
     assert (epoch, len(history)) == (1, 1)
     assert int(state.step) == json.loads((out / "run.json").read_text())["steps_per_epoch"]
     main(["train", "--resume", "--out", str(out)])
@@ -193,7 +195,7 @@ def finetune_on_5_to_9(source, tmp_path):
 
 
 def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
-    from flaxguide.runs import load_trained
+    from flaxguide.run.restore import load_trained
 
     out = finetune_on_5_to_9(quick_run, tmp_path)
     run = json.loads((out / "run.json").read_text())
@@ -203,8 +205,8 @@ def test_finetune_freezes_the_encoder(quick_run, tmp_path, mnist_env):
     metrics = json.loads((out / "metrics.json").read_text())
     # Samples are asked for the run's digits only: all ten would cap the share at 50%.
     assert metrics["conditional_accuracy_digits"] == [5, 6, 7, 8, 9]
-    _, _, source, _ = load_trained(quick_run)
-    _, _, tuned, _ = load_trained(out)
+    _, source = load_trained(read_run(quick_run))
+    _, tuned = load_trained(read_run(out))
     for name in ("encoder", "to_latent", "decoder"):
         same = jax.tree.all(
             jax.tree.map(
@@ -273,14 +275,14 @@ def test_tables_from_must_name_a_manifest(capsys, tmp_path):
 
 
 def test_ctrl_c_during_training_says_how_to_resume(capsys, tmp_path, monkeypatch):
-    import flaxguide.runner
+    import flaxguide.run.session
 
     def interrupted(config, out, **kwargs):
         out.mkdir(parents=True)
         (out / "run.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(flaxguide.runner, "train_run", interrupted)
+    monkeypatch.setattr(flaxguide.run.session, "train_run", interrupted)
     code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"))
     assert code == 130
     assert f"train --resume --out {tmp_path / 'run'}" in err
@@ -311,7 +313,7 @@ def test_an_nnx_run_trains_resumes_and_samples(nnx_run, tmp_path, mnist_env):
     assert [row["epoch"] for row in metrics["history"]] == [1, 2]
     assert metrics["test_nelbo"] < 200  # two epochs of the quick preset: about 106 nats
     assert 0.35 < metrics["conditional_accuracy"] <= 1.0  # measured 43.2%; chance is 10%
-    state, _, epoch = restore_run(nnx_run)
+    state, _, epoch = restore_run(read_run(nnx_run))
     assert epoch == 2 and type(state).__name__ == "NNXTrainState"
     main(
         [
@@ -330,12 +332,12 @@ def test_an_nnx_run_trains_resumes_and_samples(nnx_run, tmp_path, mnist_env):
 
 
 def test_an_nnx_finetuning_run_keeps_the_encoder(nnx_run, tmp_path, mnist_env):
-    from flaxguide.runs import load_trained
+    from flaxguide.run.restore import load_trained
 
     out = finetune_on_5_to_9(nnx_run, tmp_path)
     assert json.loads((out / "run.json").read_text())["config"]["api"] == "nnx"  # the source's
-    _, _, source, _ = load_trained(nnx_run)
-    _, _, tuned, _ = load_trained(out)
+    _, source = load_trained(read_run(nnx_run))
+    _, tuned = load_trained(read_run(out))
     for name in ("encoder", "to_latent", "decoder"):
         pairs = zip(
             jax.tree.leaves(source.params["params"][name]),
@@ -378,3 +380,58 @@ def test_measure_takes_a_finished_runs_numbers_again(tmp_path, quick_run, mnist_
     )
     # The judge's own accuracy is taken on the grey test images it learned from.
     assert 0.9 < after["classifier_test_accuracy"] <= 1.0
+
+
+def test_resume_and_finetune_read_each_run_json_once(quick_run, tmp_path, mnist_env, monkeypatch):
+    import flaxguide.run.session
+
+    reads = []
+    read_text = Path.read_text
+
+    def counted(path, *args, **kwargs):
+        if path.name == "run.json":
+            reads.append(path)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    # What is counted is the way to training: each session stops before its first epoch.
+    monkeypatch.setattr(
+        flaxguide.run.session, "fit", lambda config, state, *a, **k: (state, [], False)
+    )
+    run = shutil.copytree(quick_run, tmp_path / "run")
+    main(["train", "--resume", "--out", str(run)])
+    assert reads == [run / "run.json"]
+    reads.clear()
+    tuned = tmp_path / "tuned"
+    main(["train", "--finetune-from", str(quick_run), "--digits", "5-9", "--out", str(tuned)])
+    assert reads == [quick_run / "run.json"]  # the new run's own is written, never read back
+    assert (tuned / "run.json").is_file()
+
+
+def test_sample_refuses_more_than_it_can_draw_in_one_go(capsys, tmp_path):
+    code, err = run_cli(
+        capsys, "sample", "--run", str(tmp_path), "--digit", "3", "-n", "100000",
+        "--out", str(tmp_path / "s.png"),
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "python -m flaxguide sample: error: argument -n: at most 1,000 samples at a time, "
+        "got 100,000; draw more with several --seed values (--help lists the options)"
+    ]
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_resume_names_a_run_json_field_of_the_wrong_kind(capsys, tmp_path):
+    from flaxguide.config import PRESETS
+    from flaxguide.run.record import new_run, write_json
+
+    run = new_run(tmp_path, PRESETS["quick"], preset="quick", provenance={}, digits=None,
+                  steps_per_epoch=4).to_json()  # fmt: skip
+    run["config"]["latent_dim"] = "many"
+    write_json(tmp_path / "run.json", run)
+    code, err = run_cli(capsys, "train", "--resume", "--out", str(tmp_path))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"python -m flaxguide train: error: {tmp_path}/run.json: config.latent_dim: latent_dim "
+        "must be a whole number, got 'many'"
+    ]

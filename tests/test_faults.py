@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import errno
 import gc
+import os
 import random
 import shutil
 import signal
@@ -23,27 +24,23 @@ from conftest import ROOT, mnist_slices
 from fault_cases import FAULTS
 from orbax.checkpoint._src.handlers import json_checkpoint_handler
 
-import flaxguide.runner
-from flaxguide.checkpoint import (
+import flaxguide.run.session
+from flaxguide.cli.commands import main
+from flaxguide.config import get_config
+from flaxguide.run.checkpoint import (
     CheckpointCorruptError,
     CheckpointWriteError,
     checkpoint_manager,
     latest_epoch,
     restore_checkpoint,
     save_checkpoint,
+    saver,
 )
-from flaxguide.cli import main
-from flaxguide.config import get_config
-from flaxguide.runs import (
-    new_run,
-    read_run,
-    restore_target,
-    resume_newest_intact,
-    run_manager,
-    write_json,
-)
-from flaxguide.state import create_train_state
-from flaxguide.train import DivergedError, fit
+from flaxguide.run.record import new_run, read_run, write_run
+from flaxguide.run.restore import restore_target, resume_newest_intact, run_manager
+from flaxguide.training.backend import initial_state
+from flaxguide.training.linen import create_train_state
+from flaxguide.training.loop import DivergedError, fit
 
 SMALL = get_config(
     "quick", encoder_dims=(32,), decoder_dims=(32, 784), latent_dim=4, batch_size=128
@@ -90,11 +87,11 @@ def data(mnist_mirror, tmp_path_factory):
 
 def make_run(run_dir: Path, epochs: int) -> list:
     """A run directory with `epochs` checkpoints of a small model (states differ by step)."""
-    run = new_run(SMALL, preset="quick", provenance={}, digits=None, steps_per_epoch=4)
+    run = new_run(run_dir, SMALL, preset="quick", provenance={}, digits=None, steps_per_epoch=4)
     run_dir.mkdir(parents=True)
-    write_json(run_dir / "run.json", run)
-    state, states = restore_target(run), []
-    with run_manager(run_dir, SMALL) as manager:
+    write_run(run)
+    state, states = initial_state(SMALL, 4), []
+    with run_manager(run) as manager:
         for epoch in range(1, epochs + 1):
             state = state.replace(step=jnp.asarray(epoch, jnp.int32))
             history = [{"epoch": e, "test_ema_nelbo": 100.0 - e} for e in range(1, epoch + 1)]
@@ -131,7 +128,15 @@ def test_a_nan_batch_stops_the_run_and_keeps_the_last_epoch(data, tmp_path):
     bad = train[0].astype(jnp.float32).at[7, 300].set(jnp.nan) / 255.0
     message = r"diverged in epoch 2: .* from step \d of 4 on; epoch 1 is saved, and no metrics"
     with pytest.raises(DivergedError, match=message):
-        fit(config, state, (bad, train[1]), test, history=history, manager=manager, progress=False)
+        fit(
+            config,
+            state,
+            (bad, train[1]),
+            test,
+            history=history,
+            save=saver(manager),
+            progress=False,
+        )
     manager.wait_until_finished()
     assert latest_epoch(manager) == 1  # not a multiple of save_every, but the last good one
     restored, restored_history, _ = restore_checkpoint(
@@ -144,7 +149,7 @@ def test_a_nan_batch_stops_the_run_and_keeps_the_last_epoch(data, tmp_path):
 def test_a_diverging_command_exits_3_and_writes_no_metrics(capsys, data, tmp_path, monkeypatch):
     train, test = data
     poisoned = (train[0].astype(jnp.float32).at[0, 0].set(jnp.nan) / 255.0, train[1])
-    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits: (poisoned, test))
+    monkeypatch.setattr(flaxguide.run.session, "load_splits", lambda digits: (poisoned, test))
     out = tmp_path / "run"
     # --grey, as above: binarising would turn the NaN pixel into a 0 or a 1.
     code, err = run_cli(
@@ -190,8 +195,9 @@ def test_a_damaged_checkpoint_is_never_restored(tmp_path):
         data[start : start + count] = rng.integers(0, 256, count, dtype=np.uint8).tobytes()
         target.write_bytes(bytes(data))
         try:
-            with run_manager(work, SMALL) as manager:
-                state, history, _ = restore_checkpoint(manager, restore_target(read_run(work)))
+            run = read_run(work)
+            with run_manager(run) as manager:
+                state, history, _ = restore_checkpoint(manager, restore_target(run))
         except CheckpointCorruptError as err:
             assert str(work / "checkpoints" / "1") in str(err)
             detected.setdefault(kind_of(name), []).append(name)
@@ -213,7 +219,7 @@ def test_resume_sets_a_damaged_checkpoint_aside(tmp_path, damage):
     states = make_run(tmp_path / "run", epochs=2)
     (tmp_path / "run" / "checkpoints" / "2" / damage).write_bytes(b"\x82" * 40)
     notes = []
-    state, history, manager = resume_newest_intact(tmp_path / "run", notes.append)
+    state, history, manager = resume_newest_intact(read_run(tmp_path / "run"), notes.append)
     manager.close()
     assert_same(state, states[0])
     assert len(history) == 1
@@ -226,7 +232,7 @@ def test_resume_sets_a_damaged_checkpoint_aside(tmp_path, damage):
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from flaxguide.lock import run_lock
+    from flaxguide.run.lock import run_lock
 
     with run_lock(sys.argv[1]):
         print("locked", flush=True)
@@ -250,7 +256,7 @@ def test_a_second_trainer_exits_2_naming_the_holder(capsys, tmp_path):
         holder.wait()
         holder.stdout.close()
     # Killed, the holder's lock is gone with it: the next trainer gets in.
-    from flaxguide.lock import run_lock
+    from flaxguide.run.lock import run_lock
 
     with run_lock(tmp_path / "run"):
         pass
@@ -320,8 +326,10 @@ def random_argv(rng: random.Random, tmp: Path) -> tuple[list[str], Path]:
 def test_random_arguments_exit_0_or_2(capsys, tmp_path, data, monkeypatch):
     train, test = data
     # The early checks run for real; what would train is replaced by a stop, so no case trains.
-    monkeypatch.setattr(flaxguide.runner, "load_splits", lambda digits: (train, test))
-    monkeypatch.setattr(flaxguide.runner, "fit", lambda config, state, *a, **k: (state, [], False))
+    monkeypatch.setattr(flaxguide.run.session, "load_splits", lambda digits: (train, test))
+    monkeypatch.setattr(
+        flaxguide.run.session, "fit", lambda config, state, *a, **k: (state, [], False)
+    )
     rng = random.Random(0)
     codes = {}
     for case in range(300):
@@ -353,15 +361,16 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     async def disk_full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with run_manager(tmp_path / "run", SMALL) as manager:
+    run = read_run(tmp_path / "run")
+    with run_manager(run) as manager:
         monkeypatch.setattr(json_checkpoint_handler.JsonCheckpointHandler, "_save_fn", disk_full)
         with pytest.raises(CheckpointWriteError, match=r"could not write checkpoint 2 .* No space"):
             save_checkpoint(manager, 2, states[0], [{"epoch": 1}, {"epoch": 2}], 1.0)
         monkeypatch.undo()
     gc.collect()  # the abandoned writes complain here, inside this test's filter
-    with run_manager(tmp_path / "run", SMALL) as manager:
+    with run_manager(run) as manager:
         assert manager.all_steps() == [1]
-        state, _, epoch = restore_checkpoint(manager, restore_target(read_run(tmp_path / "run")))
+        state, _, epoch = restore_checkpoint(manager, restore_target(run))
     assert epoch == 1
     assert_same(state, states[0])
 
@@ -389,3 +398,35 @@ def test_every_fault_has_its_test_and_every_test_its_fault():
         }
         == set()
     )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stop_signal_saves_the_last_finished_epoch(stop, tmp_path, mnist_mirror):
+    # A real training process, told to stop as a scheduler or a closing terminal tells it, after
+    # its first epoch: checkpoints every 5 epochs, so only the stop can have saved one.
+    out = tmp_path / "run"
+    env = os.environ | {
+        "FLAXGUIDE_MNIST_MIRROR": str(mnist_mirror),
+        "FLAXGUIDE_DATA": str(tmp_path / "data"),
+    }
+    argv = ["train", "--digits", "0", "--epochs", "8", "--save-every", "5", "--out", str(out)]
+    command = [sys.executable, "-m", "flaxguide", *argv]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, env=env, text=True) as trainer:
+        seen = ""
+        while "| 1/8" not in seen:  # tqdm's bar, once the first epoch is done
+            char = trainer.stderr.read(1)
+            assert char, f"training ended before its first epoch: {seen[-2000:]}"
+            seen += char
+        trainer.send_signal(stop)
+        seen += trainer.stderr.read()
+    assert trainer.returncode == 128 + stop, seen[-2000:]
+    assert seen.rstrip().endswith(
+        f"python -m flaxguide train: stopped by {stop.name}; the last finished epoch is saved: "
+        f"train --resume --out {out}"
+    ), seen[-2000:]
+    run = read_run(out)
+    with run_manager(run) as manager:
+        saved = latest_epoch(manager)
+        _, history, _ = restore_checkpoint(manager, restore_target(run))
+    assert 1 <= saved < 5 and [row["epoch"] for row in history] == list(range(1, saved + 1))
+    assert not (out / "metrics.json").exists()

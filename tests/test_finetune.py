@@ -8,9 +8,13 @@ import pytest
 
 from flaxguide.config import get_config
 from flaxguide.data import load_mnist, prepare, select_digits
-from flaxguide.finetune import (
+from flaxguide.model.linen import build_model
+from flaxguide.model.loss import make_loss_fn
+from flaxguide.training.linen import (
     FROZEN,
     create_finetune_epoch,
+    create_state_epoch,
+    create_train_state,
     finetune_state,
     make_finetune_optimiser,
     merge_params,
@@ -18,10 +22,6 @@ from flaxguide.finetune import (
     split_params,
     trainable_grad,
 )
-from flaxguide.losses import make_loss_fn
-from flaxguide.models import build_model
-from flaxguide.state import create_train_state
-from flaxguide.steps import create_state_epoch
 
 # Small layers: the tests are about which leaves move, not about how well the model fits.
 CONFIG = get_config(

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flaxguide.judge import Classifier, predict, random_shift
+from flaxguide.evaluate.judge import Classifier, predict, random_shift
 
 
 def test_random_shift_moves_pixels_without_changing_them(key):
@@ -28,20 +28,22 @@ def test_predict_accepts_uint8_rows_and_float_squares(key):
 def test_a_judge_is_trained_once_per_key_data_and_epochs(mnist_mirror, tmp_path, monkeypatch):
     from conftest import mnist_slices
 
-    import flaxguide.judge
+    import flaxguide.evaluate.judge
 
     (images, labels), _ = mnist_slices(mnist_mirror, tmp_path, train=256, test=1)
     trained = []
-    real = flaxguide.judge._train
-    monkeypatch.setattr(flaxguide.judge, "_TRAINED", {})
+    real = flaxguide.evaluate.judge._train
+    monkeypatch.setattr(flaxguide.evaluate.judge, "_TRAINED", {})
     monkeypatch.setattr(
-        flaxguide.judge, "_train", lambda *args: trained.append(args[2]) or real(*args)
+        flaxguide.evaluate.judge, "_train", lambda *args: trained.append(args[2]) or real(*args)
     )
     key = jax.random.key(3)
-    first = flaxguide.judge.train_classifier(key, (images, labels), epochs=1)
-    again = flaxguide.judge.train_classifier(jax.random.key(3), (images + 0, labels), epochs=1)
+    first = flaxguide.evaluate.judge.train_classifier(key, (images, labels), epochs=1)
+    again = flaxguide.evaluate.judge.train_classifier(
+        jax.random.key(3), (images + 0, labels), epochs=1
+    )
     assert again is first and trained == [1]  # equal inputs, not the same objects: no retraining
-    flaxguide.judge.train_classifier(key, (images, labels), epochs=2)
-    flaxguide.judge.train_classifier(jax.random.key(4), (images, labels), epochs=1)
-    flaxguide.judge.train_classifier(key, (images.at[0, 0].add(1), labels), epochs=1)
+    flaxguide.evaluate.judge.train_classifier(key, (images, labels), epochs=2)
+    flaxguide.evaluate.judge.train_classifier(jax.random.key(4), (images, labels), epochs=1)
+    flaxguide.evaluate.judge.train_classifier(key, (images.at[0, 0].add(1), labels), epochs=1)
     assert trained == [1, 2, 1, 1]  # another epoch count, key or image: trained anew

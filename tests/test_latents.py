@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flaxguide.latents import PROBES, active_units, class_probe, nearest_mean, pca_2d
+from flaxguide.evaluate.latents import PROBES, active_units, class_probe, nearest_mean, pca_2d
 
 N = 4000  # rows of each synthetic z; 2,000 are scored, so one standard error at 10% is 0.7%
 

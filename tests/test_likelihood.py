@@ -10,9 +10,9 @@ from conftest import mnist_slices
 
 from flaxguide.config import get_config
 from flaxguide.data import binarize
-from flaxguide.likelihood import create_log_likelihood, iwae, vae_log_weights
-from flaxguide.models import build_model
-from flaxguide.state import create_train_state
+from flaxguide.evaluate.likelihood import create_log_likelihood, iwae, vae_log_weights
+from flaxguide.model.linen import build_model
+from flaxguide.training.linen import create_train_state
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_extra_samples_for_the_guessed_class_pool_with_its_own(model_and_params,
 
 
 def test_extra_samples_need_a_guess(model_and_params, test_images):
-    from flaxguide.metrics import test_log_likelihood
+    from flaxguide.evaluate.metrics import test_log_likelihood
 
     model, params = model_and_params
     with pytest.raises(ValueError, match="guessed class for each test image"):

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-import flaxguide.lock
-from flaxguide.lock import LOCK_FILE, LockError, run_lock
+import flaxguide.run.lock
+from flaxguide.run.lock import LOCK_FILE, LockError, run_lock
 
 
 def test_the_lock_records_its_holder_and_refuses_a_second_writer(tmp_path):
@@ -18,7 +18,7 @@ def test_the_lock_records_its_holder_and_refuses_a_second_writer(tmp_path):
 
 
 def test_without_posix_locks_training_says_to_use_wsl(tmp_path, monkeypatch):
-    monkeypatch.setattr(flaxguide.lock, "fcntl", None)  # as on native Windows
+    monkeypatch.setattr(flaxguide.run.lock, "fcntl", None)  # as on native Windows
     with pytest.raises(LockError, match="run the guide under WSL"), run_lock(tmp_path):
         pass
     assert not (tmp_path / LOCK_FILE).exists()  # nothing written before the refusal

@@ -5,9 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from flaxguide.config import get_config
-from flaxguide.losses import kl_divergence, reconstruction_loss, targets
-from flaxguide.state import create_train_state
-from flaxguide.steps import create_state_epoch
+from flaxguide.model.loss import kl_divergence, reconstruction_loss, targets
+from flaxguide.training.linen import create_state_epoch, create_train_state
 
 
 def test_kl_is_zero_at_the_prior():

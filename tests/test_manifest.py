@@ -2,7 +2,7 @@
 
 import json
 
-from flaxguide.manifest import carry_tables, read_manifest
+from flaxguide.figures.manifest import carry_tables, read_manifest
 
 EARLIER = {
     "command": "python -m flaxguide figures --run runs/a --twin runs/a runs/b --sweep runs/s",

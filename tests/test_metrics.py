@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from flaxguide.config import get_config
-from flaxguide.judge import Classifier
-from flaxguide.metrics import conditional_accuracy
-from flaxguide.models import build_model
+from flaxguide.evaluate.judge import Classifier
+from flaxguide.evaluate.metrics import conditional_accuracy
+from flaxguide.model.linen import build_model
 
 
 def judge_that_always_says(digit: int):

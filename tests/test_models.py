@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flaxguide.config import Config
-from flaxguide.models import VAE, FeedForward, build_model, generate
+from flaxguide.model.linen import VAE, FeedForward, build_model, generate
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 
 from flaxguide.config import get_config
 from flaxguide.data import load_mnist, prepare, to_unit
-from flaxguide.models import VAE, build_model
-from flaxguide.nnx_models import from_linen, to_linen
+from flaxguide.model.linen import VAE, build_model
+from flaxguide.model.nnx import from_linen, to_linen
 
 CONFIG = get_config("full")
 

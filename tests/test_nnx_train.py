@@ -6,25 +6,23 @@ import pytest
 from conftest import mnist_slices
 from flax import nnx
 
-from flaxguide.apis import as_linen
-from flaxguide.checkpoint import (
+from flaxguide.config import get_config
+from flaxguide.model.nnx import from_linen
+from flaxguide.run.checkpoint import (
     CheckpointMismatchError,
     checkpoint_manager,
     restore_checkpoint,
     save_checkpoint,
 )
-from flaxguide.config import get_config
-from flaxguide.finetune import FROZEN
-from flaxguide.nnx_models import from_linen
-from flaxguide.nnx_train import (
+from flaxguide.training.backend import as_linen
+from flaxguide.training.linen import FROZEN, create_state_epoch, create_train_state
+from flaxguide.training.nnx import (
     create_nnx_state_epoch,
     create_nnx_train_state,
     nnx_finetune_state,
     nnx_state_around,
     trainable,
 )
-from flaxguide.state import create_train_state
-from flaxguide.steps import create_state_epoch
 
 CONFIG = get_config("full")  # the published optimiser: warmup, cosine decay, clipping, EMA
 STEPS = 64  # steps per epoch of the 8,192 training examples below

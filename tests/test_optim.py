@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from flaxguide.config import get_config
-from flaxguide.optim import current_learning_rate, learning_rate_schedule, make_optimiser
+from flaxguide.training.optim import current_learning_rate, learning_rate_schedule, make_optimiser
 
 STEPS_PER_EPOCH = 100
 

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-import flaxguide.runner
-from flaxguide.cli import main
+import flaxguide.run.session
+from flaxguide.cli.commands import main
 from flaxguide.provenance import provenance
 
 # Functions that only some platforms have: Linux's CPU affinity, and Python 3.13's
@@ -35,7 +35,7 @@ def test_the_cli_reaches_training_without_linux_only_calls(
         seen.update(kwargs, config=config)
         return None  # as a run stopped on request
 
-    monkeypatch.setattr(flaxguide.runner, "train_run", train_run)
+    monkeypatch.setattr(flaxguide.run.session, "train_run", train_run)
     main(["train", "--preset", "quick", "--out", str(tmp_path / "run")])  # exits only on errors
     assert seen["provenance"]["host"]["cpus"] == os.cpu_count()
     assert seen["config"].epochs == 2

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, built_once
 
-from flaxguide.cli import main
-from flaxguide.sharding import on_devices
+from flaxguide.cli.commands import main
+from flaxguide.training.sharding import on_devices
 
 WORKER = ROOT / "tests" / "sharding_worker.py"
 TOLERANCE = 2e-5  # largest |difference| of any parameter after 20 steps (values up to ~0.4)

@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 from conftest import mnist_slices
 
-from flaxguide.apis import initial_state
-from flaxguide.checkpoint import checkpoint_manager, latest_epoch, restore_checkpoint
 from flaxguide.config import get_config
-from flaxguide.state import create_train_state
-from flaxguide.train import fit
+from flaxguide.run.checkpoint import (
+    checkpoint_manager,
+    latest_epoch,
+    restore_checkpoint,
+    saver,
+)
+from flaxguide.training.backend import initial_state
+from flaxguide.training.linen import create_train_state
+from flaxguide.training.loop import fit
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +42,15 @@ def test_resume_equals_uninterrupted(data, tmp_path, api):
         return checkpoint_manager(tmp_path / name, save_every=1, keep=2)
 
     straight, straight_history, finished = fit(
-        config, fresh(), train, test, manager=manager("straight"), progress=False
+        config, fresh(), train, test, save=saver(manager("straight")), progress=False
     )
     assert finished
 
     # Two epochs, stop; then, as a new process would, restore into a fresh state and go on.
     first = manager("resumed")
-    _, _, finished = fit(config, fresh(), train, test, manager=first, stop_after=2, progress=False)
+    _, _, finished = fit(
+        config, fresh(), train, test, save=saver(first), stop_after=2, progress=False
+    )
     assert not finished
     first.wait_until_finished()
     first.close()
@@ -52,7 +59,7 @@ def test_resume_equals_uninterrupted(data, tmp_path, api):
     restored, history, epoch = restore_checkpoint(again, fresh())
     assert epoch == 2 and len(history) == 2
     resumed, resumed_history, finished = fit(
-        config, restored, train, test, history=history, manager=again, progress=False
+        config, restored, train, test, history=history, save=saver(again), progress=False
     )
     assert finished
 
@@ -88,15 +95,15 @@ def test_fit_logs_the_schedule_and_both_parameter_sets(data):
 
 
 def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
-    import flaxguide.train as train_module
+    import flaxguide.training.loop as train_module
 
     train, test = data
     config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
     steps_per_epoch = train[0].shape[0] // config.batch_size
     real = train_module.create_epoch
 
-    def interrupted_on_second_epoch(config, state, frozen, batch_sharding):
-        epoch, calls = real(config, state, frozen, batch_sharding), []
+    def interrupted_on_second_epoch(config, state, batch_sharding):
+        epoch, calls = real(config, state, batch_sharding), []
 
         def train_epoch(state, images, labels):
             calls.append(1)
@@ -110,7 +117,7 @@ def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
     manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
     state = create_train_state(config, jax.random.key(0), steps_per_epoch)
     with pytest.raises(KeyboardInterrupt):
-        fit(config, state, train, test, manager=manager, progress=False)
+        fit(config, state, train, test, save=saver(manager), progress=False)
     manager.wait_until_finished()
     # Epoch 1 is not a multiple of save_every, but it is what was finished: it is kept.
     assert latest_epoch(manager) == 1

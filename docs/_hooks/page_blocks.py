@@ -121,6 +121,10 @@ def parse_blocks(text: str) -> list[Block]:
         if j == len(lines):
             raise PageError(f"line {i + 1}: a {fence} fence is never closed")
         body = [line.removeprefix(indent) for line in lines[i + 1 : j]]
+        # A snippet ends with the blank lines before its end marker (which sits at the margin,
+        # after the code it closes); the rendered page drops them (Pygments), and so does this.
+        while body and not body[-1].strip():
+            body.pop()
         blocks.append(Block(fence_language(info), info, "\n".join(body) + "\n", i, j))
         i = j + 1
     return blocks

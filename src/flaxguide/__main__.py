@@ -1,6 +1,6 @@
 """`python -m flaxguide`: the command line."""
 
-from flaxguide.cli import main
+from flaxguide.cli.commands import main
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 
@@ -68,7 +69,19 @@ SEED_OFFSETS = {
 
 def seed_for(config: Config, purpose: str) -> int:
     """The seed of one random stream of a run: `config.seed` plus the offset
-    of `purpose`."""
+    of `purpose`.
+
+    Args:
+        config: the run's configuration.
+        purpose: the stream: `"train"`, `"final_metrics"`, `"figures"` or
+            `"epoch_eval"`.
+
+    Returns:
+        The integer seed of that stream.
+
+    Raises:
+        KeyError: `purpose` is not one of those four.
+    """
     return config.seed + SEED_OFFSETS[purpose]
 
 
@@ -174,6 +187,8 @@ class Config:
     # --8<-- [end:config]
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.type)
         for name in POSITIVE_FIELDS:
             check_positive(name, getattr(self, name))
         if self.learning_rate > MAX_LEARNING_RATE:
@@ -246,6 +261,41 @@ class Config:
             )
 
 
+# What each annotation of `Config` admits: a field read from a run.json or
+# typed in code is checked before any arithmetic on it.
+_KINDS = {
+    "int": ("a whole number", lambda v: isinstance(v, numbers.Integral)),
+    "float": ("a number", lambda v: isinstance(v, numbers.Real)),
+    "bool": ("True or False", lambda v: isinstance(v, bool)),
+    "str": ("text", lambda v: isinstance(v, str)),
+    "tuple[int, ...]": (
+        "a list of whole numbers",
+        lambda v: (
+            isinstance(v, tuple)
+            and all(isinstance(d, numbers.Integral) for d in v)
+        ),
+    ),
+}
+
+
+def _check_type(name: str, value, annotation: str) -> None:
+    """Raise `ConfigError` unless `value` is of the kind `annotation` (a
+    field's annotation, as text) names."""
+    kind, optional = (
+        annotation.removesuffix(" | None"),
+        annotation.endswith(" | None"),
+    )
+    if optional and value is None:
+        return
+    what, admits = _KINDS[kind]
+    # a bool is an int to Python, never a count or a rate here
+    if (kind != "bool" and isinstance(value, bool)) or not admits(value):
+        also = " or None" if optional else ""
+        raise ConfigError(
+            f"{name} must be {what}{also}, got {value!r}", name
+        )
+
+
 # `quick` exercises every code path in seconds (tests, CI, the notebook);
 # `full` makes the published figures and numbers.
 PRESETS = {
@@ -271,7 +321,21 @@ weight 1.25)."""
 
 def get_config(preset: str, **overrides) -> Config:
     """The preset named `preset` with `overrides` (fields set to `None` are
-    left alone)."""
+    left alone).
+
+    Args:
+        preset: the name of a preset in `PRESETS`, `"quick"` or `"full"`.
+        **overrides (Any): `Config` fields to change, by name; a `None`
+            value keeps the preset's.
+
+    Returns:
+        A new `Config`; the preset itself is not changed.
+
+    Raises:
+        ConfigError: `preset` is not a preset, or an override is a value
+            training cannot use.
+        TypeError: an override names no field of `Config`.
+    """
     if preset not in PRESETS:
         raise ConfigError(
             f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}"

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from torchvision.datasets import MNIST
 
+from flaxguide.config import Config
+
 SPLITS = {"train": True, "test": False}
 _FILES = ", ".join(name for name, _ in MNIST.resources)
 
@@ -118,8 +120,7 @@ def load_mnist(
 
     Returns:
         `images`, `uint8` of shape `(N, 28, 28)` with values 0..255, and
-            `labels`, `int32`
-        of shape `(N,)` with values 0..9.
+            `labels`, `int32` of shape `(N,)` with values 0..9.
 
     Raises:
         ValueError: `split` is not `"train"` or `"test"`.
@@ -193,7 +194,18 @@ def load_mnist(
 # --8<-- [start:select_digits]
 def check_digits(digits: Sequence[int]) -> tuple[int, ...]:
     """`digits` as a sorted tuple of distinct integers from 0 to 9, or a
-    `ValueError`."""
+    `ValueError`.
+
+    Args:
+        digits: the digits to keep, in any order, repeats allowed.
+
+    Returns:
+        The distinct digits, sorted, as Python ints.
+
+    Raises:
+        ValueError: `digits` is a string or empty, or holds something that
+            is not an integer from 0 to 9.
+    """
     # "07" would otherwise pass as the digits "0" and "7"
     if isinstance(digits, str):
         raise ValueError(
@@ -235,6 +247,17 @@ def select_digits(
 
     Raises `ValueError` for an empty `digits`, a digit that is not an integer
     from 0 to 9, or a selection that matches no example.
+
+    Args:
+        images: `(N, ...)` images, e.g. `(N, 28, 28)` uint8.
+        labels: `(N,)` integer labels.
+        digits: the digits to keep, checked by `check_digits`.
+
+    Returns:
+        `(images, labels)`: the NumPy rows whose label is in `digits`.
+
+    Raises:
+        ValueError: `digits` fails `check_digits`, or no label is in it.
     """
     digits = check_digits(digits)
     keep = np.isin(labels, digits)
@@ -245,7 +268,9 @@ def select_digits(
             f"present are {present}"
         )
     return images[keep], labels[keep]
-    # --8<-- [end:select_digits]
+
+
+# --8<-- [end:select_digits]
 
 
 # --8<-- [start:prepare]
@@ -257,6 +282,14 @@ def prepare(
 
     uint8 keeps the training set at 47 MB; batches become floats inside the
     step.
+
+    Args:
+        images: `(N, 28, 28)` uint8 images, as `load_mnist` returns them.
+        labels: `(N,)` integer labels.
+
+    Returns:
+        `(images, labels)` as JAX arrays: `(N, 784)` of the input's dtype
+            and `(N,)` int32.
     """
     return jnp.asarray(images.reshape(len(images), -1)), jnp.asarray(
         labels, dtype=jnp.int32
@@ -265,11 +298,21 @@ def prepare(
 
 def to_unit(images: jax.Array) -> jax.Array:
     """uint8 pixels to floats in [0, 1]; float input is taken to be in [0, 1]
-    already."""
+    already.
+
+    Args:
+        images: pixels of any shape, uint8 in `[0, 255]` or float in
+            `[0, 1]`.
+
+    Returns:
+        float32 pixels in `[0, 1]`, the shape of `images`.
+    """
     if images.dtype == jnp.uint8:
         return images.astype(jnp.float32) / 255.0
     return images.astype(jnp.float32)
-    # --8<-- [end:prepare]
+
+
+# --8<-- [end:prepare]
 
 
 def load_splits(
@@ -278,7 +321,21 @@ def load_splits(
     """The train and test splits on the device, each `(images, labels)`,
     restricted to `digits` when given, the test images binarised once if
     `binarize_test` (see `binarize_split`). What a run trains and evaluates
-    on."""
+    on.
+
+    Args:
+        digits: the digits to keep (see `select_digits`); `None` keeps all
+            ten.
+        binarize_test: binarise the test images once, with
+            `TEST_BINARIZATION_SEED`.
+
+    Returns:
+        `(train, test)`, each `(images, labels)` as `prepare` returns them:
+            `(N, 784)` uint8 pixels and `(N,)` int32 labels.
+
+    Raises:
+        ValueError: `digits` is not valid or matches no example.
+    """
     splits = []
     for split in ("train", "test"):
         images, labels = load_mnist(split)
@@ -303,6 +360,13 @@ def binarize(key: jax.Array, images: jax.Array) -> jax.Array:
     Runs on the device; with a new key per batch it draws new binary images
     every epoch ("dynamic binarisation"), which keeps the model from
     memorising one draw.
+
+    Args:
+        key: the JAX random key of this draw.
+        images: pixels of any shape, uint8 or float in `[0, 1]`.
+
+    Returns:
+        float32 0s and 1s, the shape of `images`.
     """
     return jax.random.bernoulli(key, to_unit(images)).astype(jnp.float32)
 
@@ -311,9 +375,26 @@ def binarize_split(
     split: tuple, seed: int = TEST_BINARIZATION_SEED
 ) -> tuple:
     """A split's images binarised once (as uint8 0 and 255, so `to_unit`
-    reads them as is)."""
+    reads them as is).
+
+    Args:
+        split: `(images, labels)`, images uint8 or float in `[0, 1]`.
+        seed: the seed of the draw; the same seed gives the same images.
+
+    Returns:
+        `(images, labels)`: the images as uint8 0s and 255s, their shape
+            kept, and `labels` unchanged.
+    """
     images, labels = split
     return (binarize(jax.random.key(seed), images) * 255).astype(
         jnp.uint8
     ), labels
-    # --8<-- [end:binarize]
+
+
+# --8<-- [end:binarize]
+
+
+def steps_per_epoch(config: Config, train) -> int:
+    """How many full batches of `config.batch_size` the split `train =
+    (images, labels)` holds."""
+    return train[0].shape[0] // config.batch_size

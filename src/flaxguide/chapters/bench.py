@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from flaxguide.apis import create_epoch, initial_state
 from flaxguide.chapters.cvae import (
     create_train_epoch,
     create_train_step,
@@ -26,9 +25,11 @@ from flaxguide.chapters.cvae import (
 )
 from flaxguide.config import Config, get_config
 from flaxguide.data import default_data_dir, load_mnist, prepare
-from flaxguide.nnx_models import VAE, make_nnx_loss_fn
-from flaxguide.optim import make_optimiser
+from flaxguide.model.loss import make_nnx_loss_fn
+from flaxguide.model.nnx import VAE
 from flaxguide.provenance import provenance
+from flaxguide.training.backend import create_epoch, initial_state
+from flaxguide.training.optim import make_optimiser
 
 
 def best_time(fn, repeats: int) -> float:

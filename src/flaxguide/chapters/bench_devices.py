@@ -26,9 +26,12 @@ import jax
 from flaxguide.config import ConfigError, get_config
 from flaxguide.data import load_mnist, prepare
 from flaxguide.provenance import provenance
-from flaxguide.sharding import check_batch_divides, data_mesh, on_devices
-from flaxguide.state import create_train_state
-from flaxguide.steps import create_state_epoch
+from flaxguide.training.linen import create_state_epoch, create_train_state
+from flaxguide.training.sharding import (
+    check_batch_divides,
+    data_mesh,
+    on_devices,
+)
 
 
 def epoch_rate(config, state, data, devices: int, repeats: int = 3) -> float:

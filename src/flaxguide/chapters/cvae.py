@@ -3,8 +3,8 @@ optimiser state apart.
 
 The chapter builds it in three steps: a jitted step, a whole epoch in one
 `jit`, and a loop that evaluates after each epoch. The loop that `python -m
-flaxguide train` runs ([`fit`][flaxguide.train.fit]) is the same idea with
-everything carried in one `TrainState`.
+flaxguide train` runs ([`fit`][flaxguide.training.loop.fit]) is the same idea
+with everything carried in one `TrainState`.
 
 Each piece has a Flax NNX twin (`init_nnx_training`, `create_nnx_train_step`,
 ...), where the model and its `nnx.Optimizer` hold their arrays and the steps
@@ -25,12 +25,11 @@ from flax import nnx
 # plain text: tqdm.auto warns in notebooks without widgets
 from tqdm import tqdm
 
-from flaxguide import nnx_models
 from flaxguide.config import Config, seed_for
-from flaxguide.losses import make_loss_fn
-from flaxguide.models import VAE, build_model
-from flaxguide.nnx_models import make_nnx_loss_fn
-from flaxguide.steps import create_eval_step, scan_epoch
+from flaxguide.model import nnx as nnx_models
+from flaxguide.model.linen import VAE, build_model
+from flaxguide.model.loss import make_loss_fn, make_nnx_loss_fn
+from flaxguide.training.epoch import create_eval_step, scan_epoch
 
 
 # --8<-- [start:train_step]
@@ -53,7 +52,9 @@ def create_train_step(
         return optax.apply_updates(params, updates), opt_state, metrics
 
     return train_step
-    # --8<-- [end:train_step]
+
+
+# --8<-- [end:train_step]
 
 
 # --8<-- [start:train_epoch]
@@ -85,7 +86,9 @@ def create_train_epoch(
         return *carry, metrics  # metrics: (num_steps,) arrays
 
     return train_epoch
-    # --8<-- [end:train_epoch]
+
+
+# --8<-- [end:train_epoch]
 
 
 # --8<-- [start:init]
@@ -98,7 +101,9 @@ def init_training(config: Config, key: jax.Array):
     params = model.init(init_key, x, c, call_key)
     optimiser = optax.adam(config.learning_rate)
     return model, params, optimiser, optimiser.init(params)
-    # --8<-- [end:init]
+
+
+# --8<-- [end:init]
 
 
 # --8<-- [start:train_and_evaluate]
@@ -141,7 +146,9 @@ def train_and_evaluate(
             test_nelbo=f"{row['test_nelbo']:.2f}",
         )
     return model, params, history
-    # --8<-- [end:train_and_evaluate]
+
+
+# --8<-- [end:train_and_evaluate]
 
 
 # --8<-- [start:nnx_train_step]
@@ -168,7 +175,9 @@ def create_nnx_train_step(kl_weight: float):
         return metrics
 
     return train_step
-    # --8<-- [end:nnx_train_step]
+
+
+# --8<-- [end:nnx_train_step]
 
 
 # --8<-- [start:nnx_eval_step]
@@ -187,7 +196,9 @@ def create_nnx_eval_step():
         }
 
     return eval_step
-    # --8<-- [end:nnx_eval_step]
+
+
+# --8<-- [end:nnx_eval_step]
 
 
 # --8<-- [start:nnx_train_epoch]
@@ -221,7 +232,9 @@ def create_nnx_train_epoch(kl_weight: float, batch_size: int):
         return metrics  # (num_steps,) arrays
 
     return train_epoch
-    # --8<-- [end:nnx_train_epoch]
+
+
+# --8<-- [end:nnx_train_epoch]
 
 
 # --8<-- [start:nnx_init]
@@ -233,7 +246,9 @@ def init_nnx_training(config: Config, key: jax.Array):
         model, optax.adam(config.learning_rate), wrt=nnx.Param
     )
     return model, optimizer
-    # --8<-- [end:nnx_init]
+
+
+# --8<-- [end:nnx_init]
 
 
 # --8<-- [start:nnx_train_and_evaluate]
@@ -270,7 +285,9 @@ def nnx_train_and_evaluate(
             test_nelbo=f"{row['test_nelbo']:.2f}",
         )
     return model, history
-    # --8<-- [end:nnx_train_and_evaluate]
+
+
+# --8<-- [end:nnx_train_and_evaluate]
 
 
 # --8<-- [start:nnx_generate]
@@ -285,4 +302,6 @@ def nnx_generate(
         key, (labels.shape[0], model.latent_dim)
     )
     return jax.nn.sigmoid(model.decode(z, labels)).reshape(-1, 28, 28)
-    # --8<-- [end:nnx_generate]
+
+
+# --8<-- [end:nnx_generate]

@@ -51,7 +51,9 @@ def count_compiles() -> Iterator[collections.Counter]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
-    # --8<-- [end:count_compiles]
+
+
+# --8<-- [end:count_compiles]
 
 
 # --8<-- [start:persistent_cache]
@@ -85,7 +87,9 @@ def persistent_cache(
         # JAX opens the cache once per process, at its first use: forget it,
         # so a later directory (or none) takes effect.
         compilation_cache.reset_cache()
-    # --8<-- [end:persistent_cache]
+
+
+# --8<-- [end:persistent_cache]
 
 
 # --8<-- [start:paired_ratios]
@@ -136,7 +140,9 @@ def ratio_spread(ratios: Sequence[float], digits: int = 2) -> str:
         for ratio in (statistics.median(ratios), min(ratios), max(ratios))
     )
     return f"{median} ({low} to {high} over {len(ratios)} repeats)"
-    # --8<-- [end:paired_ratios]
+
+
+# --8<-- [end:paired_ratios]
 
 
 # --8<-- [start:profile_shares]
@@ -202,4 +208,6 @@ def profile_shares(
         ]
     total = sum(time.values())
     return {key: value / total for key, value in sorted(time.items())}
-    # --8<-- [end:profile_shares]
+
+
+# --8<-- [end:profile_shares]

@@ -65,7 +65,9 @@ class Model(nn.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.activation_fn(self.pre_activation(x))
-        # --8<-- [end:setup]
+
+
+# --8<-- [end:setup]
 
 
 # --8<-- [start:compact]
@@ -83,7 +85,9 @@ class ModelCompact(nn.Module):
         # parameters.
         x = nn.Dense(self.dim, name="layer")(x)
         return self.activation_fn(x)
-        # --8<-- [end:compact]
+
+
+# --8<-- [end:compact]
 
 
 # --8<-- [start:nnx_model]
@@ -113,7 +117,8 @@ class NNXModel(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.activation_fn(self.pre_activation(x))
 
-    # --8<-- [end:nnx_model]
+
+# --8<-- [end:nnx_model]
 
 
 # --8<-- [start:torch_init]
@@ -164,7 +169,9 @@ def torch_like_dense(in_features: int, out_features: int) -> nn.Dense:
         kernel_init=torch_linear_kernel_init(),
         bias_init=torch_linear_bias_init(in_features),
     )
-    # --8<-- [end:torch_init]
+
+
+# --8<-- [end:torch_init]
 
 
 # --8<-- [start:nnx_torch_init]
@@ -184,7 +191,9 @@ def torch_like_linear(
         bias_init=torch_linear_bias_init(in_features),
         rngs=rngs,
     )
-    # --8<-- [end:nnx_torch_init]
+
+
+# --8<-- [end:nnx_torch_init]
 
 
 # --8<-- [start:from_torch]
@@ -207,7 +216,9 @@ def dense_params_from_torch(
             "bias": jnp.asarray(bias),
         }
     }
-    # --8<-- [end:from_torch]
+
+
+# --8<-- [end:from_torch]
 
 
 # --8<-- [start:nnx_from_torch]
@@ -224,4 +235,6 @@ def linear_from_torch(linear: torch.nn.Linear) -> nnx.Linear:
     )
     nnx.update(layer, dense_params_from_torch(linear)["params"])
     return layer
-    # --8<-- [end:nnx_from_torch]
+
+
+# --8<-- [end:nnx_from_torch]

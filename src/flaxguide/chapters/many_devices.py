@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from flaxguide.sharding import DATA_AXIS
+from flaxguide.training.sharding import DATA_AXIS
 
 COLLECTIVES = (
     "all-reduce",
@@ -55,7 +55,9 @@ def collective_shapes(hlo: str, name: str) -> list[list[str]]:
         for line in hlo.splitlines()
         if f" {name}(" in line
     ]
-    # --8<-- [end:collectives]
+
+
+# --8<-- [end:collectives]
 
 
 # --8<-- [start:fsdp]
@@ -92,7 +94,9 @@ def bytes_per_device(tree) -> int:
         for shard in x.addressable_shards
         if shard.device == first
     )
-    # --8<-- [end:fsdp]
+
+
+# --8<-- [end:fsdp]
 
 
 # --8<-- [start:one_host_of_many]
@@ -113,17 +117,19 @@ def one_host_of_many(
     # coordinator's.
     jax.distributed.initialize(f"127.0.0.1:{port}", processes, process_id)
 
-    from flaxguide.checkpoint import checkpoint_manager, save_checkpoint
     from flaxguide.config import get_config
     from flaxguide.data import load_mnist, prepare
-    from flaxguide.sharding import (
+    from flaxguide.run.checkpoint import checkpoint_manager, save_checkpoint
+    from flaxguide.training.linen import (
+        create_state_epoch,
+        create_train_state,
+    )
+    from flaxguide.training.sharding import (
         batch_sharding,
         data_mesh,
         place,
         replicated,
     )
-    from flaxguide.state import create_train_state
-    from flaxguide.steps import create_state_epoch
 
     config = get_config("quick")
     images, labels = load_mnist("train")
@@ -155,7 +161,9 @@ def one_host_of_many(
         ) as manager:
             # epoch 1, no test score
             save_checkpoint(manager, 1, state, [], math.inf)
-    # --8<-- [end:one_host_of_many]
+
+
+# --8<-- [end:one_host_of_many]
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ class LinenMLP(nn.Module):
         # under the same paths.
         x = nn.relu(nn.Dense(self.hidden, name="hidden")(x))
         return nn.Dense(self.out, name="out")(x)
-        # --8<-- [end:linen_mlp]
+
+
+# --8<-- [end:linen_mlp]
 
 
 # --8<-- [start:nnx_mlp]
@@ -72,7 +74,9 @@ class MLP(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.out(jax.nn.relu(self.hidden(x)))
-        # --8<-- [end:nnx_mlp]
+
+
+# --8<-- [end:nnx_mlp]
 
 
 # --8<-- [start:noisy]
@@ -91,7 +95,9 @@ class Noisy(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.dropout(self.norm(x))
-        # --8<-- [end:noisy]
+
+
+# --8<-- [end:noisy]
 
 
 # --8<-- [start:train_step]
@@ -115,7 +121,9 @@ def train_step(
     # new parameters and optimizer state, in place
     optimizer.update(model, grads)
     return loss
-    # --8<-- [end:train_step]
+
+
+# --8<-- [end:train_step]
 
 
 # --8<-- [start:pure_step]
@@ -138,7 +146,9 @@ def create_pure_step(graphdef: nnx.GraphDef, *, as_pure: bool = False):
         return (nnx.as_pure(state) if as_pure else state), loss
 
     return pure_step
-    # --8<-- [end:pure_step]
+
+
+# --8<-- [end:pure_step]
 
 
 # --8<-- [start:step_variants]
@@ -215,7 +225,9 @@ def step_variants(
 
     calls["Linen, jax.jit"] = threaded(linen_step, (params, tx.init(params)))
     return calls
-    # --8<-- [end:step_variants]
+
+
+# --8<-- [end:step_variants]
 
 
 def per_call_times(

@@ -63,4 +63,6 @@ def clip_by_running_norm(
         )
 
     return optax.GradientTransformation(init_fn, update_fn)
-    # --8<-- [end:clip_by_running_norm]
+
+
+# --8<-- [end:clip_by_running_norm]

@@ -38,7 +38,9 @@ def make_dataset(
     x = jax.random.normal(x_key, (num_examples, 2))
     noise = 0.1 * jax.random.normal(noise_key, (num_examples, 1))
     return x, x @ W_TRUE + B_TRUE[None, :] + noise
-    # --8<-- [end:make_dataset]
+
+
+# --8<-- [end:make_dataset]
 
 
 # --8<-- [start:init_params]
@@ -48,7 +50,9 @@ def init_params(key: jax.Array, num_features: int = 2) -> Params:
     # Shapes follow a dense layer's: w is (in, out), b is (out,).
     w = 0.01 * jax.random.normal(key, (num_features, 1))
     return {"w": w, "b": jnp.zeros((1,))}
-    # --8<-- [end:init_params]
+
+
+# --8<-- [end:init_params]
 
 
 # --8<-- [start:model_forward]
@@ -57,7 +61,9 @@ def model_forward(params: Params, x: jax.Array) -> jax.Array:
     -> (B, 1)`."""
     # (B, 1); [None, :] makes the broadcast explicit
     return x @ params["w"] + params["b"][None, :]
-    # --8<-- [end:model_forward]
+
+
+# --8<-- [end:model_forward]
 
 
 # --8<-- [start:loss_fn]
@@ -66,7 +72,9 @@ def loss_fn(params: Params, batch: Batch) -> jax.Array:
     differentiated."""
     x, y = batch
     return jnp.mean((model_forward(params, x) - y) ** 2)
-    # --8<-- [end:loss_fn]
+
+
+# --8<-- [end:loss_fn]
 
 
 # --8<-- [start:sgd_update]
@@ -76,7 +84,9 @@ def sgd_update(
     r"""One SGD step, $\theta \leftarrow \theta - \eta\, g$, leaf by leaf."""
     # tree.map walks both pytrees in step: any nesting of parameters works.
     return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)
-    # --8<-- [end:sgd_update]
+
+
+# --8<-- [end:sgd_update]
 
 
 # --8<-- [start:train_step]
@@ -86,7 +96,9 @@ def train_step(params: Params, batch: Batch) -> tuple[Params, jax.Array]:
     parameters and the loss."""
     loss, grads = jax.value_and_grad(loss_fn)(params, batch)
     return sgd_update(params, grads, LEARNING_RATE), loss
-    # --8<-- [end:train_step]
+
+
+# --8<-- [end:train_step]
 
 
 # --8<-- [start:shuffled_batches]
@@ -103,7 +115,9 @@ def shuffled_batches(
     ]
     for idx in order.reshape(num_batches, batch_size):
         yield x[idx], y[idx]
-    # --8<-- [end:shuffled_batches]
+
+
+# --8<-- [end:shuffled_batches]
 
 
 # --8<-- [start:fit_linear]
@@ -131,4 +145,6 @@ def fit_linear(
             losses.append(loss)
         epoch_losses.append(jnp.mean(jnp.stack(losses)))
     return params, jnp.stack(epoch_losses)
-    # --8<-- [end:fit_linear]
+
+
+# --8<-- [end:fit_linear]

@@ -3,7 +3,8 @@ benchmark bars.
 
 Each function takes arrays or logged numbers and returns a matplotlib
 `Figure`; nothing here knows about models.
-[`flaxguide.figures`][flaxguide.figures] draws the model's own figures.
+[`flaxguide.figures.draw`][flaxguide.figures.draw] draws the model's own
+figures.
 
 A figure with text is drawn twice: for a desktop's column, and with
 `narrow=True` for a phone's, where the page shows it about 360 CSS px wide.
@@ -35,7 +36,17 @@ def image_table(
     narrow: bool = False,
 ) -> Figure:
     """A `(rows, cols, 28, 28)` array of images as a grid, with optional
-    labels; `narrow`, for a phone's column."""
+    labels; `narrow`, for a phone's column.
+
+    Args:
+        images: `(rows, cols, 28, 28)` float pixels in `[0, 1]`.
+        row_labels (Sequence | None): one label per row, left of it.
+        col_labels (Sequence | None): one label per column, above it.
+        narrow: draw it for a phone's column.
+
+    Returns:
+        The matplotlib figure.
+    """
     rows, cols = images.shape[:2]
     side, text = 0.6, 8  # inches per image, points of the labels
     if narrow:  # the row labels take about one image's width
@@ -191,7 +202,18 @@ def schedule_plot(
     schedule, num_steps: int, steps_per_epoch: int, *, narrow: bool = False
 ) -> Figure:
     """The learning rate at every step, evaluated from the schedule object
-    itself."""
+    itself.
+
+    Args:
+        schedule (optax.Schedule): the learning rate as a function of the
+            step.
+        num_steps: how many steps to plot, from step 0.
+        steps_per_epoch: steps per epoch; the x axis counts epochs.
+        narrow: draw it for a phone's column.
+
+    Returns:
+        The matplotlib figure.
+    """
     steps = np.arange(num_steps)
     fig, ax = plt.subplots(
         figsize=(NARROW_WIDTH, 2.8) if narrow else (7, 2.8)
@@ -202,7 +224,9 @@ def schedule_plot(
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-    # --8<-- [end:schedule_plot]
+
+
+# --8<-- [end:schedule_plot]
 
 
 def bench_plot(result: dict, *, narrow: bool = False) -> Figure:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from flaxguide.data import to_unit
-from flaxguide.models import VAE
+from flaxguide.model.linen import VAE
 
 
 # --8<-- [start:log_weights]
@@ -44,6 +44,15 @@ def vae_log_weights(
 
     log w = log p(x | z, c) + log p(z) - log q(z | x, c), with z drawn from
     q(z | x, c).
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables.
+        x: `(B, 784)` float pixels, 0s and 1s.
+        c: `(B,)` integer classes.
+
+    Returns:
+        `log_weights`: its `(n, B)` log weights are in nats.
     """
     # (B, D) each
     mean, logvar = model.apply(params, x, c, method=VAE.encode)
@@ -67,7 +76,9 @@ def vae_log_weights(
         return log_px + log_pz - log_qz
 
     return log_weights
-    # --8<-- [end:log_weights]
+
+
+# --8<-- [end:log_weights]
 
 
 # --8<-- [start:iwae]
@@ -80,6 +91,19 @@ def iwae(
     Memory holds one chunk, whatever k: a running log-sum-exp adds each
     chunk's weights in. Call it inside `jax.jit`; `k` must be a multiple of
     `chunk`.
+
+    Args:
+        log_weights: `log_weights(key, n) -> (n, B)`, e.g. from
+            `vae_log_weights`.
+        key: the random key of the draws.
+        k: importance samples per image.
+        chunk: samples drawn at a time.
+
+    Returns:
+        `(B,)` estimates, in nats: log p(x | c) for `vae_log_weights`.
+
+    Raises:
+        ValueError: `k` is not a multiple of `chunk`.
     """
     if k % chunk:
         raise ValueError(f"k ({k}) must be a multiple of chunk ({chunk})")
@@ -95,7 +119,9 @@ def iwae(
     keys = jax.random.split(jax.random.fold_in(key, 1), k // chunk - 1)
     total, _ = jax.lax.scan(add, first, keys)
     return total - math.log(k)
-    # --8<-- [end:iwae]
+
+
+# --8<-- [end:iwae]
 
 
 # --8<-- [start:log_likelihood]
@@ -112,6 +138,16 @@ def create_log_likelihood(
     names for each image (shape (B,), e.g. a classifier's reading) gets
     `extra` more: nearly all of p(x) lies in one class, so that is where
     samples pay.
+
+    Args:
+        model: the `VAE`.
+        k: importance samples per image and class.
+        chunk: samples drawn at a time; it must divide `k`.
+        extra: more samples for each image's guessed class; 0 for none.
+
+    Returns:
+        (Callable): `log_likelihood`, whose results are in nats: `(B,)`
+            log p(x) and `(B, num_classes)` log p(x | c).
     """
 
     @jax.jit
@@ -149,7 +185,9 @@ def create_log_likelihood(
         ), per_class
 
     return log_likelihood
-    # --8<-- [end:log_likelihood]
+
+
+# --8<-- [end:log_likelihood]
 
 
 # --8<-- [start:estimate_by_k]
@@ -163,7 +201,21 @@ def estimate_by_k(
 ) -> list[dict]:
     """The mean of -log p(x | c) over the first `images` test images (each
     with its own class), estimated with each k in `ks`: k = 1 is the ELBO,
-    and the estimate falls as k grows, towards the true value."""
+    and the estimate falls as k grows, towards the true value.
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables, e.g. `state.ema_params`.
+        test (tuple): `(images, labels)`: `(N, 784)` binarised uint8
+            images (0 and 255) and `(N,)` int32 labels.
+        key: the random key of the samples, the same for every k.
+        ks (Sequence[int]): the numbers of importance samples to try.
+        images: how many test images, from the first.
+
+    Returns:
+        One dict per k, in order: `{"k": k, "nll_conditional": nats}`,
+            rounded to 3 decimals.
+    """
     x, labels = to_unit(test[0][:images]), test[1][:images]
     log_weights = vae_log_weights(model, params, x, labels)
     rows = []
@@ -175,4 +227,6 @@ def estimate_by_k(
             {"k": k, "nll_conditional": round(-float(estimate.mean()), 3)}
         )
     return rows
-    # --8<-- [end:estimate_by_k]
+
+
+# --8<-- [end:estimate_by_k]

@@ -1,11 +1,11 @@
 """Training checkpoints, written with Orbax: the whole training state of an
-epoch (a Linen `TrainState` or an `NNXTrainState`).
+epoch (a Linen `TrainState` or an `NNXTrainState`, as plain arrays).
 
 `checkpoint_manager`, `save_checkpoint` and `restore_checkpoint` hold
 everything a run needs to resume exactly where it stopped, and restoring
-checks that a checkpoint is what was saved (see `flaxguide.integrity`). Where
-a run keeps its checkpoints, and what else its directory holds, is
-`flaxguide.runs`'s business.
+checks that a checkpoint is what was saved (see
+`flaxguide.run.integrity`). Where a run keeps its checkpoints, and what else
+its directory holds, is `flaxguide.run.directory`'s business.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from flaxguide.config import check_positive
-from flaxguide.integrity import (
+from flaxguide.run.integrity import (
     CheckpointCorruptError,
     CheckpointError,
     CheckpointMismatchError,
@@ -27,8 +27,7 @@ from flaxguide.integrity import (
     content_digest,
     unreadable_json,
 )
-from flaxguide.nnx_train import NNXTrainState, fill_state, state_arrays
-from flaxguide.state import TrainState
+from flaxguide.training.backend import State, fill_state, state_arrays
 
 # The errors live with the checks that raise them (`integrity`); they are
 # this API too.
@@ -42,6 +41,7 @@ __all__ = [
     "latest_epoch",
     "restore_checkpoint",
     "save_checkpoint",
+    "saver",
 ]
 
 
@@ -55,6 +55,19 @@ def checkpoint_manager(
     forced), and keeps the latest `keep` checkpoints plus the best one by
     test negative ELBO, however old. Close it (or use it in a `with` block)
     when training ends.
+
+    Args:
+        directory: the folder of the checkpoints, one subfolder per epoch.
+        save_every: epochs between saves.
+        keep: how many of the latest checkpoints to keep, besides the best.
+
+    Returns:
+        The `ocp.CheckpointManager`.
+
+    Raises:
+        ConfigError: `save_every` or `keep` is not a positive number.
+        CheckpointCorruptError: a checkpoint in `directory` has metadata
+            or metrics that are not readable JSON.
     """
     check_positive("save_every", save_every)
     check_positive("keep", keep)
@@ -108,11 +121,13 @@ def checkpoint_manager(
     return ocp.CheckpointManager(
         directory, options=options, handler_registry=registry
     )
-    # --8<-- [end:checkpoint_manager]
+
+
+# --8<-- [end:checkpoint_manager]
 
 
 # --8<-- [start:state_tree]
-def _state_tree(state: TrainState | NNXTrainState) -> dict:
+def _state_tree(state: State) -> dict:
     """Everything of a training state that changes during training, as arrays
     Orbax can write.
 
@@ -129,21 +144,23 @@ def _state_tree(state: TrainState | NNXTrainState) -> dict:
         "ema_params": state_arrays(state.ema_params),
         "key": jax.random.key_data(state.key),
     }
-    # --8<-- [end:state_tree]
+
+
+# --8<-- [end:state_tree]
 
 
 # --8<-- [start:save_checkpoint]
 def save_checkpoint(
     manager: ocp.CheckpointManager,
     epoch: int,
-    state: TrainState,
+    state: State,
     history: list[dict],
     nelbo: float,
     *,
     force: bool = False,
     wait: bool = True,
 ) -> bool:
-    """Save the whole `TrainState` and the metrics `history` as checkpoint
+    """Save the whole training state and the metrics `history` as checkpoint
     `epoch`.
 
     `nelbo`, the epoch's test negative ELBO, decides which checkpoint is the
@@ -155,6 +172,22 @@ def save_checkpoint(
     background while training goes on; then call
     `manager.wait_until_finished()` (or close the manager) before the program
     ends.
+
+    Args:
+        manager: the run's manager, from `checkpoint_manager`.
+        epoch: the epoch just finished; the checkpoint's step.
+        state: a `TrainState` or an `NNXTrainState`.
+        history: one dict of metrics per epoch so far.
+        nelbo: the epoch's test negative ELBO, in nats.
+        force: save even if `epoch` is not a multiple of `save_every`.
+        wait: return only once the files are written.
+
+    Returns:
+        Whether the checkpoint was saved.
+
+    Raises:
+        CheckpointWriteError: writing failed with an operating-system
+            error (a full disk, an I/O error).
     """
     if epoch in manager.all_steps():
         return False
@@ -191,27 +224,46 @@ def save_checkpoint(
             "the checkpoints saved before it are intact"
         ) from err
     return saved
-    # --8<-- [end:save_checkpoint]
+
+
+# --8<-- [end:save_checkpoint]
 
 
 # --8<-- [start:restore_checkpoint]
 def restore_checkpoint(
     manager: ocp.CheckpointManager,
-    target_state: TrainState,
+    target_state: State,
     epoch: int | None = None,
     *,
     verify: bool = True,
-) -> tuple[TrainState, list[dict], int]:
+) -> tuple[State, list[dict], int]:
     """Checkpoint `epoch` (by default the latest) as `(state, history,
     epoch)`.
 
-    `target_state` is a fresh `TrainState` built from the run's config: it
+    `target_state` is a state built from the run's config, real or abstract
+    (its shapes only, from `jax.eval_shape`, as
+    `flaxguide.training.backend.abstract_state` builds it): it
     supplies `apply_fn` and `tx`, and the shapes and dtypes every array must
     have. A checkpoint of another config raises `CheckpointMismatchError`
     that says which arrays differ; a damaged one (its content no longer
     matches the digest taken when it was saved, or a file that cannot be
     read) raises `CheckpointCorruptError` naming its folder. `verify=False`
     skips the digest, for checkpoints saved before digests were recorded.
+
+    Args:
+        manager: the run's manager, from `checkpoint_manager`.
+        target_state: a state of the run's config, real or abstract.
+        epoch: the epoch to restore; `None` for the latest.
+        verify: check the checkpoint against its digest.
+
+    Returns:
+        `(state, history, epoch)`: `target_state` holding the checkpoint's
+            arrays, the history saved with it, and the epoch restored.
+
+    Raises:
+        CheckpointError: there is no checkpoint, or none of `epoch`.
+        CheckpointMismatchError: its arrays do not fit `target_state`.
+        CheckpointCorruptError: it is damaged, or has no digest to verify.
     """
     manager.wait_until_finished()  # a save of this manager still in flight
     if epoch is None:
@@ -227,7 +279,7 @@ def restore_checkpoint(
             f"no checkpoint for epoch {epoch} in {manager.directory} "
             f"(found: {found})"
         )
-    target = _state_tree(target_state)
+    target = _restore_target(target_state)
     tree, history = _read_verified(manager, epoch, target, verify)
     state = target_state.replace(
         step=tree["step"],
@@ -239,6 +291,30 @@ def restore_checkpoint(
         ),
     )
     return state, history, epoch
+
+
+def _restore_target(state: State) -> dict:
+    """The shapes, dtypes and devices of `_state_tree(state)`: what Orbax
+    restores into. An array of a real `state` is restored onto the devices it
+    is on; one of an abstract state (`jax.eval_shape`) onto the default
+    device."""
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def placed(leaf, abstract):
+        sharding = getattr(leaf, "sharding", None) or default
+        return jax.ShapeDtypeStruct(
+            abstract.shape, abstract.dtype, sharding=sharding
+        )
+
+    # the same tree as `_state_tree`'s, with the state's own leaves
+    leaves = {
+        "step": state.step,
+        "params": state_arrays(state.params),
+        "opt_state": state_arrays(state.opt_state),
+        "ema_params": state_arrays(state.ema_params),
+        "key": state.key,
+    }
+    return jax.tree.map(placed, leaves, jax.eval_shape(_state_tree, state))
 
 
 def _read_verified(
@@ -294,7 +370,21 @@ def _read_verified(
             "(sha256 mismatch)",
         )
     return restored.state, restored.history
-    # --8<-- [end:restore_checkpoint]
+
+
+# --8<-- [end:restore_checkpoint]
+
+
+def saver(manager: ocp.CheckpointManager):
+    """The `save` callback of [`fit`][flaxguide.training.loop.fit] that keeps
+    each epoch as a checkpoint of `manager` (see `save_checkpoint`)."""
+
+    def save(epoch, state, history, nelbo, force):
+        return save_checkpoint(
+            manager, epoch, state, history, nelbo, force=force
+        )
+
+    return save
 
 
 def best_epoch(manager: ocp.CheckpointManager) -> int | None:

@@ -32,6 +32,16 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     holder's PID. The operating system releases it when the process ends,
     however it ends, so a killed run never leaves a lock behind that blocks
     the next one.
+
+    Args:
+        run_dir: the run directory, which must exist.
+
+    Yields:
+        Nothing; the lock is held until the `with` block ends.
+
+    Raises:
+        LockError: another process holds the lock, `run_dir` cannot be
+            written to, or the system lacks `fcntl` (native Windows).
     """
     if fcntl is None:
         raise LockError(

@@ -1,9 +1,9 @@
 """The figures the site shows, drawn from a trained model and real MNIST test
 images.
 
-[`draw_all`][flaxguide.figures.draw_all] draws every one of them for `python
--m flaxguide figures`; the grids and curves themselves come from
-[`flaxguide.plots`][flaxguide.plots].
+[`draw_all`][flaxguide.figures.draw.draw_all] draws every one of them for
+`python -m flaxguide figures`; the grids and curves themselves come from
+[`flaxguide.figures.plots`][flaxguide.figures.plots].
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from matplotlib.text import Text
 
 from flaxguide.config import seed_for
 from flaxguide.data import binarize_split, load_mnist, prepare, to_unit
-from flaxguide.latents import describe
-from flaxguide.likelihood import estimate_by_k
-from flaxguide.manifest import carry_tables
-from flaxguide.models import VAE, generate
-from flaxguide.optim import learning_rate_schedule
-from flaxguide.plots import (
+from flaxguide.evaluate.latents import describe
+from flaxguide.evaluate.likelihood import estimate_by_k
+from flaxguide.figures.manifest import carry_tables
+from flaxguide.figures.plots import (
     NARROW_DPI,
     bench_plot,
     curves,
@@ -37,8 +35,12 @@ from flaxguide.plots import (
     rate_distortion,
     schedule_plot,
 )
+from flaxguide.model.linen import VAE, generate
 from flaxguide.provenance import provenance
-from flaxguide.runs import compare_runs, load_trained, read_run
+from flaxguide.run.directory import compare_runs, read_metrics
+from flaxguide.run.record import Run, read_run
+from flaxguide.run.restore import load_trained
+from flaxguide.training.optim import learning_rate_schedule
 
 
 # --8<-- [start:sample_rows]
@@ -52,7 +54,19 @@ def sample_rows(
     narrow: bool = False,
 ) -> Figure:
     """One row per digit: `per_digit` samples from the prior, decoded with
-    that class (`narrow`: drawn for a phone)."""
+    that class (`narrow`: drawn for a phone).
+
+    Args:
+        model (VAE): the model.
+        params (dict): its variables, e.g. `state.ema_params`.
+        key (jax.Array): the random key of the samples.
+        per_digit: samples in each row.
+        temperature: the prior's standard deviation.
+        narrow: draw it for a phone's column.
+
+    Returns:
+        The matplotlib figure: ten rows, digits 0 to 9.
+    """
     # 0,0,...,1,1,...: row-major
     labels = jnp.repeat(jnp.arange(10, dtype=jnp.int32), per_digit)
     # (10 * per_digit, 28, 28)
@@ -62,7 +76,9 @@ def sample_rows(
         row_labels=range(10),
         narrow=narrow,
     )
-    # --8<-- [end:sample_rows]
+
+
+# --8<-- [end:sample_rows]
 
 
 def reconstructions(
@@ -88,7 +104,21 @@ def style_transfer(
     model, params, images, labels, count: int = 6, *, narrow: bool = False
 ) -> Figure:
     """Encode test images with their own label, then decode each latent with
-    every class (`narrow`: drawn for a phone)."""
+    every class (`narrow`: drawn for a phone).
+
+    Args:
+        model (VAE): the model.
+        params (dict): its variables, e.g. `state.ema_params`.
+        images (np.ndarray): `(N, 28, 28)` or `(N, 784)` pixels, uint8 or
+            float in `[0, 1]`.
+        labels (np.ndarray): `(N,)` integer classes.
+        count: how many images, from the first: one row each.
+        narrow: draw it for a phone's column.
+
+    Returns:
+        The matplotlib figure: each input, then its latent decoded as each
+            digit 0 to 9.
+    """
     x = to_unit(jnp.asarray(images[:count].reshape(count, -1)))
     mean, _ = model.apply(
         params, x, jnp.asarray(labels[:count]), method=VAE.encode
@@ -104,7 +134,9 @@ def style_transfer(
     )
     labels = ["input", *map(str, range(10))]
     return image_table(grid, col_labels=labels, narrow=narrow)
-    # --8<-- [end:style_transfer]
+
+
+# --8<-- [end:style_transfer]
 
 
 def interpolation(
@@ -150,14 +182,46 @@ def narrow_name(name: str) -> str:
 
 
 def draw_all(
-    run_dir: Path | None, out: Path, bench: Path | None = None
+    run: Run | Path | None, out: Path, bench: Path | None = None
 ) -> dict[str, str]:
     """Draw every figure the site shows into `out`; returns {file name: what
     it shows}.
 
     A figure with text is drawn twice, for a desktop's column and for a
     phone's (`narrow_name`); a grid of digits alone reads at any width.
+    `run` is a finished run (its record, or its directory), or None for the
+    figures of MNIST and the benchmark alone.
+
+    Args:
+        run: a finished run's record or directory, or `None`.
+        out: the folder the figures go in, created if missing; a run's
+            `metrics.json` is written there too.
+        bench: the JSON file of a benchmark's results, for `bench.png`;
+            `None` for none.
+
+    Returns:
+        `{file name: what it shows}` for every PNG written.
+
+    Raises:
+        RunError: `run` is not a run, or has no checkpoint or no
+            `metrics.json`.
+        CheckpointError: `run`'s last epoch has no checkpoint (it has not
+            finished), or its checkpoint is damaged.
     """
+    if isinstance(run, (str, Path)):
+        run = read_run(run)
+    return _draw(_trained(run) if run is not None else None, out, bench)
+
+
+def _trained(run: Run) -> tuple:
+    """A finished run's record, model, final state and metrics, restored
+    once for every figure and measurement drawn from it."""
+    model, state = load_trained(run)
+    return run, model, state, read_metrics(run.directory)
+
+
+def _draw(trained: tuple | None, out: Path, bench: Path | None) -> dict:
+    """`draw_all` of a run restored by `_trained` (or None)."""
     out.mkdir(parents=True, exist_ok=True)
     images, labels = load_mnist("test")
     # {name: (what it shows, the desktop's figure, the phone's or None)}
@@ -168,8 +232,9 @@ def draw_all(
             None,
         )
     }
-    if run_dir is not None:
-        config, model, state, metrics = load_trained(run_dir)
+    if trained is not None:
+        run, model, state, metrics = trained
+        config = run.config
         # the model reads binary pixels: show it the test set it is scored on
         if config.binarize:
             images = np.asarray(
@@ -186,7 +251,7 @@ def draw_all(
         # same digits.
         key = jax.random.key(seed_for(config, "figures"))
         # the schedule's unit, as the run trained it
-        steps = metrics["steps_per_epoch"]
+        steps = run.steps_per_epoch
         schedule = learning_rate_schedule(config, steps)
         pairs = _pairs_of_same_class(labels)
         figures |= {
@@ -284,13 +349,13 @@ def save_figure(fig: Figure, path: Path, dpi: int = DPI) -> None:
 
 
 def draw_with_manifest(
-    run_dir: Path | None,
+    run: Run | None,
     out: Path,
     bench: Path | None,
-    compare: list[Path],
+    compare: list[Run],
     command: str,
-    twins: list[Path] = (),
-    sweep: list[Path] = (),
+    twins: list[Run] = (),
+    sweep: list[Run] = (),
     tables_from: dict | None = None,
 ) -> dict[str, str]:
     """`draw_all`, then `manifest.json` beside the figures (and
@@ -298,11 +363,13 @@ def draw_with_manifest(
     `twins`, runs that differ in their Flax API, seed, pixels or KL weight,
     are tabulated in the manifest; `sweep`, runs that differ in their KL
     weight, are tabulated and plotted. Each table holds the runs it names,
-    and only those, so that it compares like with like even when `run_dir`
+    and only those, so that it compares like with like even when `run`
     trained for longer. `tables_from`, an earlier manifest, supplies the
-    tables whose runs are not named this time (see `carry_tables`)."""
+    tables whose runs are not named this time (see `carry_tables`). Each run
+    comes as its record, read once by the caller."""
     start = time.perf_counter()
-    written = draw_all(run_dir, out, bench)
+    trained = _trained(run) if run is not None else None
+    written = _draw(trained, out, bench)
     # The manifest says how the figures were made: the command, the code and
     # versions that drew them, and the run's own record and final numbers
     # (which the pages quote from it).
@@ -312,11 +379,11 @@ def draw_with_manifest(
         "figures_seconds": round(time.perf_counter() - start, 1),
         "figures_drawn": provenance(),
     }
-    if run_dir is not None:
-        run = read_run(run_dir)
-        # copied by draw_all
-        metrics = json.loads((out / "metrics.json").read_text())
-        manifest["run"] = {k: v for k, v in run.items() if k != "format"}
+    if trained is not None:
+        metrics = trained[-1]
+        manifest["run"] = {
+            k: v for k, v in run.to_json().items() if k != "format"
+        }
         # The per-epoch history stays in metrics.json beside it; the manifest
         # keeps the totals.
         manifest["metrics"] = {
@@ -327,11 +394,11 @@ def draw_with_manifest(
         (out / "ablation.json").write_text(
             json.dumps(comparison, indent=2) + "\n"
         )
-        manifest["ablation"] = [str(run) for run in compare]
-    if run_dir is not None:
-        manifest |= _run_measurements(run_dir)
+        manifest["ablation"] = [str(row.directory) for row in compare]
+    if trained is not None:
+        manifest |= _run_measurements(*trained[:3])
     if sweep:  # the beta sweep: one row per KL weight
-        manifest["beta_sweep"] = [_sweep_row(run) for run in sweep]
+        manifest["beta_sweep"] = [_sweep_row(row) for row in sweep]
     if twins:  # Linen and NNX, like with like: one evaluation code for both
         manifest["twins"] = compare_runs(twins)
     if tables_from is not None:
@@ -353,10 +420,10 @@ def _binary_test() -> tuple:
     return binarize_split(prepare(*load_mnist("test")))
 
 
-def _run_measurements(run_dir: Path) -> dict:
+def _run_measurements(run: Run, model, state) -> dict:
     """What the manifest measures on the run itself: the latent code, and for
     a binarised run the importance-weighted estimate against k."""
-    config, model, state, _ = load_trained(run_dir)
+    config = run.config
     test = (
         _binary_test() if config.binarize else prepare(*load_mnist("test"))
     )
@@ -369,11 +436,12 @@ def _run_measurements(run_dir: Path) -> dict:
     return found
 
 
-def _sweep_row(run_dir: Path) -> dict:
+def _sweep_row(run: Run) -> dict:
     """One row of the beta sweep: the KL weight, rate, distortion, likelihood
     (with the images and importance samples it used), latent use and the
     class probes."""
-    config, model, state, metrics = load_trained(run_dir)
+    model, state = load_trained(run)
+    config, metrics = run.config, read_metrics(run.directory)
     latent = describe(model, state.ema_params, _binary_test())[0]
     keys = [
         "test_kl",
@@ -387,6 +455,6 @@ def _sweep_row(run_dir: Path) -> dict:
         "nll_samples_per_class",
         "nll_judged_class_samples",
     ]
-    row = {"run": Path(run_dir).name, "kl_weight": config.kl_weight}
+    row = {"run": run.directory.name, "kl_weight": config.kl_weight}
     row |= {k: metrics.get(k) for k in keys}
     return row | {k: latent[k] for k in ("active_units", "class_probe")}

@@ -10,12 +10,12 @@ import jax.numpy as jnp
 from tqdm import tqdm
 
 from flaxguide.config import Config, seed_for
-from flaxguide.data import TEST_BINARIZATION_SEED, to_unit
-from flaxguide.judge import accuracy, predict, train_classifier
-from flaxguide.likelihood import create_log_likelihood
-from flaxguide.models import VAE, build_model, generate
-from flaxguide.state import TrainState
-from flaxguide.steps import create_eval_step, steps_per_epoch
+from flaxguide.data import TEST_BINARIZATION_SEED, steps_per_epoch, to_unit
+from flaxguide.evaluate.judge import accuracy, predict, train_classifier
+from flaxguide.evaluate.likelihood import create_log_likelihood
+from flaxguide.model.linen import VAE, build_model, generate
+from flaxguide.training.backend import TrainState
+from flaxguide.training.epoch import create_eval_step
 
 
 # --8<-- [start:conditional_accuracy]
@@ -34,12 +34,26 @@ def conditional_accuracy(
     `per_digit` samples of each of `digits`: a run trained on some digits is
     asked only for those, which its judge (trained on the same split) has
     seen.
+
+    Args:
+        model (VAE): the model.
+        params (dict): its variables, e.g. `state.ema_params`.
+        judge (Classifier): the classifier that reads the samples.
+        judge_params (dict): its trained variables.
+        key (jax.Array): the random key of the samples.
+        per_digit: samples of each digit.
+        digits (Sequence[int]): the digits to ask for.
+
+    Returns:
+        The share of samples judged right, from 0 to 1.
     """
     # (len(digits) * n,)
     labels = jnp.repeat(jnp.asarray(digits, dtype=jnp.int32), per_digit)
     images = generate(model, params, key, labels, temperature=1.0)
     return float(jnp.mean(predict(judge, judge_params, images) == labels))
-    # --8<-- [end:conditional_accuracy]
+
+
+# --8<-- [end:conditional_accuracy]
 
 
 def evaluate_nelbo(
@@ -49,6 +63,18 @@ def evaluate_nelbo(
     draws of z.
 
     Returns `{"nelbo", "rec", "kl"}` in nats per example.
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables, e.g. `state.ema_params`.
+        test (tuple): `(images, labels)`, `(N, 784)` uint8 and `(N,)`
+            int32; the images are scored as they are (binarise them first
+            for a binarised run).
+        key: the random key of the draws.
+        num_samples: how many draws of z to average over.
+
+    Returns:
+        `{"nelbo", "rec", "kl"}`, Python floats, in nats per example.
     """
     eval_step = create_eval_step(model)
     draws = [
@@ -76,7 +102,29 @@ def test_log_likelihood(
     """-log p(x) and -log p(x | c) on binarised `test` images (the first
     `images`), in nats, with `k` importance samples per image and class, and
     `extra` more for the class `guess` names for each test image (see
-    `flaxguide.likelihood`)."""
+    `flaxguide.evaluate.likelihood`).
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables, e.g. `state.ema_params`.
+        test (tuple): `(images, labels)`: `(N, 784)` binarised uint8
+            images (0 and 255) and `(N,)` int32 labels.
+        key: the random key of the importance samples.
+        k: importance samples per image and class.
+        images: how many test images, from the first; `None` for all.
+        batch: test images per jitted call.
+        extra: more samples for the guessed class of each image.
+        guess: `(N,)` integer classes, one per image; needed if `extra`.
+
+    Returns:
+        `{"test_nll", "test_nll_conditional"}` in nats per image, and the
+            sample counts and number of images used:
+            `"nll_samples_per_class"`, `"nll_judged_class_samples"` and
+            `"nll_test_images"`.
+
+    Raises:
+        ValueError: `extra` is not 0 and `guess` is missing or short.
+    """
     x, labels = to_unit(test[0][:images]), test[1][:images]
     if extra and (guess is None or guess.shape[0] < x.shape[0]):
         raise ValueError(
@@ -129,6 +177,25 @@ def final_metrics(
     `test`): a binarised run passes the grey test images, the kind the judge
     learned from and the kind of image it reads (the samples are the
     decoder's pixel probabilities).
+
+    Args:
+        config: the run's `Config`.
+        state: the final state, as a Linen `TrainState` (see `as_linen`).
+        train (tuple): the training split, `(images, labels)`; the judge
+            learns from it.
+        test (tuple): the test split the run is scored on (binarised for
+            a binarised run).
+        history: the run's rows, one per epoch, as `fit` returns them.
+        preset: the name of the run's preset, recorded.
+        digits: the run's digits; `None` for all `config.num_classes`.
+        judge_test (tuple | None): the split the judge's accuracy is
+            measured on; `None` for `test`.
+
+    Returns:
+        What `metrics.json` holds, less `total_seconds`: the test negative
+            ELBO, reconstruction and KL (nats), conditional accuracy (EMA
+            and raw parameters), the judge's test accuracy, `-log p(x)` for
+            a binarised run, train seconds, and `history`.
     """
     digits = (
         tuple(range(config.num_classes)) if digits is None else tuple(digits)

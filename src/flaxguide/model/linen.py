@@ -28,7 +28,8 @@ class FeedForward(nn.Module):
                 x = self.activation_fn(x)
         return x
 
-    # --8<-- [end:feedforward]
+
+# --8<-- [end:feedforward]
 
 
 # --8<-- [start:vae]
@@ -81,19 +82,30 @@ class VAE(nn.Module):
     def one_hot(self, c: jax.Array) -> jax.Array:
         return jax.nn.one_hot(c, self.num_classes)
 
-    # --8<-- [end:vae]
+
+# --8<-- [end:vae]
 
 
 # --8<-- [start:build_model]
 def build_model(config) -> VAE:
-    """The model a `Config` describes."""
+    """The model a `Config` describes.
+
+    Args:
+        config (Config): the run's config; its layer sizes, `latent_dim` and
+            `num_classes` are read.
+
+    Returns:
+        The `VAE`, without parameters: `model.init` makes them.
+    """
     return VAE(
         config.encoder_dims,
         config.decoder_dims,
         config.latent_dim,
         config.num_classes,
     )
-    # --8<-- [end:build_model]
+
+
+# --8<-- [end:build_model]
 
 
 # --8<-- [start:generate]
@@ -105,11 +117,24 @@ def generate(
     temperature: float = 1.0,
 ) -> jax.Array:
     """Decode latents drawn from the prior N(0, T^2 I): `(len(labels), 28,
-    28)` images in [0, 1]."""
+    28)` images in [0, 1].
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables, as `model.init` returns them.
+        key: the random key of the latents.
+        labels: `(B,)` integer classes, one image each.
+        temperature: T, the prior's standard deviation.
+
+    Returns:
+        `(B, 28, 28)` float32 pixel probabilities: the decoder's mean.
+    """
     z = temperature * jax.random.normal(
         key, (labels.shape[0], model.latent_dim)
     )
     logits = model.apply(params, z, labels, method=VAE.decode)
     # the mean of p(x | z, c)
     return jax.nn.sigmoid(logits).reshape(-1, 28, 28)
-    # --8<-- [end:generate]
+
+
+# --8<-- [end:generate]

@@ -1,24 +1,21 @@
-"""The jitted steps of training: a whole epoch in one call, and the
-evaluation of a split."""
+"""The epoch, whichever the API: any step run over one shuffled epoch in a
+single jitted call (`lax.scan`), a state that carries its own key, and the
+evaluation of a split.
+
+Both APIs' training epochs, the finetuning epoch and the judge's epoch end
+here; what a step does to a state is each API's own
+([`flaxguide.training.linen`][flaxguide.training.linen],
+[`flaxguide.training.nnx`][flaxguide.training.nnx]).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import jax
-import optax
 
-from flaxguide.config import Config
-from flaxguide.losses import make_loss_fn
-from flaxguide.models import VAE, build_model
-from flaxguide.optim import current_learning_rate
-from flaxguide.state import TrainState
-
-
-def steps_per_epoch(config: Config, train) -> int:
-    """How many full batches of `config.batch_size` the split `train =
-    (images, labels)` holds."""
-    return train[0].shape[0] // config.batch_size
+from flaxguide.model.linen import VAE
+from flaxguide.model.loss import make_loss_fn
 
 
 # --8<-- [start:scan_epoch]
@@ -42,8 +39,24 @@ def scan_epoch(
     epoch and the judge's epoch all do.
 
     `batch_sharding` (a `NamedSharding` over a mesh's `"data"` axis, see
-    `flaxguide.sharding`) splits each batch across the devices: data
+    `flaxguide.training.sharding`) splits each batch across the devices: data
     parallelism, with nothing else changed.
+
+    Args:
+        step: one step, `(carry, images, labels, key) -> (carry, metrics)`.
+        carry (Any): what each step hands the next, e.g. a train state.
+        images (jax.Array): the whole split, `(N, ...)`, e.g. `(N, 784)`
+            uint8.
+        labels (jax.Array): `(N,)` labels.
+        shuffle_key (jax.Array): the key of the epoch's permutation.
+        step_key (jax.Array): split into one key per step.
+        batch_size: examples per step.
+        batch_sharding (NamedSharding | None): the sharding of each batch.
+
+    Returns:
+        (tuple): `(carry, metrics)`: the last step's carry, and every
+            step's metrics stacked, each with a leading axis of
+            `N // batch_size` steps.
     """
     num_steps = images.shape[0] // batch_size
     perm = jax.random.permutation(shuffle_key, images.shape[0])
@@ -63,38 +76,9 @@ def scan_epoch(
     keys = jax.random.split(step_key, num_steps)
     # metrics: (num_steps,) arrays
     return jax.lax.scan(body, carry, (batches, keys))
-    # --8<-- [end:scan_epoch]
 
 
-# --8<-- [start:state_epoch]
-def create_state_epoch(
-    config: Config,
-    batch_size: int | None = None,
-    grad_fn=None,
-    batch_sharding=None,
-):
-    """A jitted `train_epoch(state, images, labels) -> (state, metrics)`.
-
-    The state carries everything, the key included (see `jit_state_epoch`).
-    `grad_fn(params, images, labels, key) -> (grads, metrics)` defaults to
-    the gradient of the whole loss; `batch_sharding` spreads each batch over
-    devices (see `scan_epoch`).
-    """
-    loss_fn = make_loss_fn(
-        build_model(config), config.kl_weight, config.binarize
-    )
-    grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
-    batch_size = batch_size or config.batch_size
-
-    def step(state: TrainState, images, labels, key):
-        grads, metrics = grad_fn(state.params, images, labels, key)
-        metrics["grad_norm"] = optax.tree.norm(grads)  # before clipping
-        state = state.apply_gradients(grads=grads)
-        metrics["learning_rate"] = current_learning_rate(state.opt_state)
-        return state, metrics
-
-    return jit_state_epoch(step, batch_size, batch_sharding)
-    # --8<-- [end:state_epoch]
+# --8<-- [end:scan_epoch]
 
 
 # --8<-- [start:jit_state_epoch]
@@ -106,6 +90,15 @@ def jit_state_epoch(step: Callable, batch_size: int, batch_sharding=None):
     The epoch's keys come out of `state.key` and the next key goes back in,
     so a saved state resumes exactly where it stopped. Both APIs' training
     epochs end here.
+
+    Args:
+        step: one step; `state` has a `key` field and `replace`.
+        batch_size: examples per step.
+        batch_sharding (NamedSharding | None): the sharding of each batch.
+
+    Returns:
+        (Callable): `train_epoch`; its metrics are stacked over the steps,
+            as `scan_epoch` returns them.
     """
 
     @jax.jit
@@ -124,13 +117,24 @@ def jit_state_epoch(step: Callable, batch_size: int, batch_sharding=None):
         )
 
     return train_epoch
-    # --8<-- [end:jit_state_epoch]
+
+
+# --8<-- [end:jit_state_epoch]
 
 
 # --8<-- [start:eval_step]
 def create_eval_step(model: VAE):
     """A jitted `eval_step(params, images, labels, key)`: the negative ELBO
-    (KL weight 1)."""
+    (KL weight 1).
+
+    Args:
+        model: the `VAE`.
+
+    Returns:
+        (Callable): `eval_step`. It scores `(B, 784)` images (uint8, or
+            float in `[0, 1]`) as they are, no binarisation, and returns
+            the batch means `{"nelbo", "rec", "kl"}`, in nats.
+    """
     loss_fn = make_loss_fn(model, kl_weight=1.0)
 
     @jax.jit
@@ -143,4 +147,6 @@ def create_eval_step(model: VAE):
         }
 
     return eval_step
-    # --8<-- [end:eval_step]
+
+
+# --8<-- [end:eval_step]

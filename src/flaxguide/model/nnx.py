@@ -1,23 +1,22 @@
 """The class-conditioned VAE as a Flax NNX module, and moving parameters
 between it and Linen.
 
-The same layers as the Linen [`VAE`][flaxguide.models.VAE], computed the same
-way; the difference is where the parameters live: an NNX module holds them
-(as `nnx.Param`), the way a PyTorch module does, while a Linen module is a
-stateless description applied to a separate tree.
+The same layers as the Linen [`VAE`][flaxguide.model.linen.VAE], computed
+the same way; the difference is where the parameters live: an NNX module
+holds them (as `nnx.Param`), the way a PyTorch module does, while a Linen
+module is a stateless description applied to a separate tree.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from flaxguide.config import Config
-from flaxguide.losses import kl_divergence, reconstruction_loss, targets
 
 
 # --8<-- [start:feedforward]
@@ -51,7 +50,8 @@ class FeedForward(nnx.Module):
                 x = jax.nn.relu(x)
         return x
 
-    # --8<-- [end:feedforward]
+
+# --8<-- [end:feedforward]
 
 
 # --8<-- [start:vae]
@@ -102,31 +102,8 @@ class VAE(nnx.Module):
         z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
         return self.decode(z, c), mean, logvar
 
-    # --8<-- [end:vae]
 
-
-# --8<-- [start:loss_fn]
-def make_nnx_loss_fn(kl_weight: float, binarize: bool = False) -> Callable:
-    """`loss_fn(model, images, labels, key) -> (loss, metrics)`: the Linen
-    loss, given the model.
-
-    Where Linen's `loss_fn(params, ...)` applies a stateless model to a
-    parameter tree, the NNX loss takes the model itself; `nnx.grad`
-    differentiates with respect to its `nnx.Param`s.
-    """
-
-    def loss_fn(model: VAE, images, labels, key):
-        # grey levels, or binarised afresh
-        x, key = targets(images, key, binarize)
-        logits, mean, logvar = model(x, labels, key)
-        rec = reconstruction_loss(logits, x).mean()
-        kl = kl_divergence(mean, logvar).mean()
-        # the beta-VAE objective, as in `make_loss_fn`
-        loss = rec + kl_weight * kl
-        return loss, {"loss": loss, "rec": rec, "kl": kl}
-
-    return loss_fn
-    # --8<-- [end:loss_fn]
+# --8<-- [end:vae]
 
 
 # --8<-- [start:from_linen]
@@ -149,6 +126,17 @@ def from_linen(config: Config, variables: dict) -> VAE:
     Both store a dense layer's kernel as `(in_features, out_features)`, so
     the arrays move over unchanged; a shape that differs (another config) is
     an error naming the layer.
+
+    Args:
+        config: the `Config` the Linen model was built from.
+        variables: the Linen model's variables, `{"params": ...}`.
+
+    Returns:
+        A new NNX `VAE` holding those parameters.
+
+    Raises:
+        ValueError: a kernel or bias has another shape than the NNX
+            model's.
     """
     model = VAE(config, rngs=nnx.Rngs(0))
     for path, layer in _layers(model).items():
@@ -170,7 +158,14 @@ def from_linen(config: Config, variables: dict) -> VAE:
 
 def to_linen(model: VAE) -> dict:
     """The parameters of an NNX `VAE` as the `variables` of the Linen `VAE`
-    of the same config."""
+    of the same config.
+
+    Args:
+        model: the NNX `VAE`.
+
+    Returns:
+        `{"params": ...}`, the Linen layout, holding the model's arrays.
+    """
     params: dict = {}
     for path, layer in _layers(model).items():
         *parents, leaf = path.split("/")
@@ -182,4 +177,6 @@ def to_linen(model: VAE) -> dict:
             for name in ("kernel", "bias")
         }
     return {"params": params}
-    # --8<-- [end:from_linen]
+
+
+# --8<-- [end:from_linen]

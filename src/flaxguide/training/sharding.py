@@ -1,9 +1,10 @@
 """Data parallelism: a mesh over the devices, each batch split across it, all
 else replicated.
 
-The training epoch is unchanged: [`scan_epoch`][flaxguide.steps.scan_epoch]
-constrains each batch to `batch_sharding(mesh)`, the state and the data are
-placed `replicated(mesh)`, and `jax.jit` partitions the program, adding the
+The training epoch is unchanged:
+[`scan_epoch`][flaxguide.training.epoch.scan_epoch] constrains each batch
+to `batch_sharding(mesh)`, the state and the data are placed
+`replicated(mesh)`, and `jax.jit` partitions the program, adding the
 all-reduce of the gradients itself.
 """
 
@@ -21,7 +22,17 @@ DATA_AXIS = "data"  # the mesh axis the batch is split along
 # --8<-- [start:mesh]
 def data_mesh(devices: int) -> Mesh:
     """A one-axis mesh over the first `devices` devices (of all processes,
-    for many hosts)."""
+    for many hosts).
+
+    Args:
+        devices: how many devices, from 1 to `len(jax.devices())`.
+
+    Returns:
+        A `Mesh` of shape `(devices,)`, its one axis named `"data"`.
+
+    Raises:
+        ConfigError: `devices` is below 1 or above the devices JAX sees.
+    """
     available = jax.devices()
     if not 1 <= devices <= len(available):
         raise ConfigError(
@@ -42,18 +53,46 @@ def data_mesh(devices: int) -> Mesh:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Split the leading (batch) axis over the mesh's devices."""
+    """Split the leading (batch) axis over the mesh's devices.
+
+    Args:
+        mesh: a mesh from `data_mesh`.
+
+    Returns:
+        The `NamedSharding` that splits axis 0 along `"data"`.
+    """
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device of the mesh."""
+    """A full copy on every device of the mesh.
+
+    Args:
+        mesh: a mesh from `data_mesh`.
+
+    Returns:
+        The `NamedSharding` that splits no axis.
+    """
     return NamedSharding(mesh, PartitionSpec())
-    # --8<-- [end:mesh]
+
+
+# --8<-- [end:mesh]
 
 
 def check_batch_divides(batch_size: int, devices: int) -> None:
-    """Raise `ConfigError` unless a batch splits evenly across `devices`."""
+    """Raise `ConfigError` unless a batch splits evenly across `devices`.
+
+    Args:
+        batch_size: examples per training step.
+        devices: how many devices the batch is split across.
+
+    Returns:
+        None.
+
+    Raises:
+        ConfigError: `batch_size` is not a multiple of `devices`; the
+            message suggests a device count and a batch size that fit.
+    """
     if batch_size % devices:
         fits = next(n for n in range(devices, 0, -1) if batch_size % n == 0)
         raise ConfigError(
@@ -77,6 +116,13 @@ def place(tree, mesh: Mesh):
     over many processes' devices, given a host value or an array not yet
     committed to a device (a typed PRNG key it refuses), but first gathers
     every process's copy to check that they are equal.
+
+    Args:
+        tree (Any): a pytree of arrays, typed PRNG keys or Python numbers.
+        mesh: the mesh to copy it over.
+
+    Returns:
+        (Any): `tree` with each leaf a JAX array replicated over `mesh`.
     """
     sharding = replicated(mesh)
 
@@ -103,6 +149,18 @@ def on_devices(tree, devices: int) -> tuple:
 
     With one device nothing moves: `(tree, None)`, and the epoch is the plain
     one.
+
+    Args:
+        tree (Any): a pytree to place, e.g. a training state and a data
+            split.
+        devices: how many devices; 1 for no data parallelism.
+
+    Returns:
+        `(tree, batch_sharding)`: the placed tree, and the sharding for
+            `scan_epoch`, `None` on one device.
+
+    Raises:
+        ConfigError: `devices` is below 1 or above the devices JAX sees.
     """
     if devices == 1:
         return tree, None

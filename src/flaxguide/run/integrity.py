@@ -136,4 +136,6 @@ def _shapes(tree) -> dict[str, str]:
         path: f"{leaf.dtype}{list(leaf.shape)}"
         for path, leaf in flat.items()
     }
-    # --8<-- [end:check_fits]
+
+
+# --8<-- [end:check_fits]

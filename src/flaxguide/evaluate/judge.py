@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from flaxguide.data import to_unit
-from flaxguide.steps import scan_epoch
+from flaxguide.training.epoch import scan_epoch
 
 
 class Classifier(nn.Module):
@@ -75,6 +75,13 @@ def train_classifier(
     The same `key`, data, `epochs` and `batch_size` always give the same
     weights, so a judge trained once in a process is returned again rather
     than retrained.
+
+    Args:
+        key: the random key of the weights, shifts, dropout and shuffling.
+        train (tuple): `(images, labels)`, `(N, 784)` uint8 and `(N,)`
+            int32.
+        epochs: passes over `train`.
+        batch_size: examples per step.
 
     Returns:
         The model and its trained parameters.

@@ -1,22 +1,38 @@
 """The command line: `python -m flaxguide {train,sample,measure,figures}`.
 
-Kept thin: it parses arguments, then calls the package, which checks them
-(the config checks its own fields, the loader the digits). Bad input exits
-with status 2 and one line that says what was wrong and how to fix it; a
-diverged run exits 3; a failure of the machine (MNIST missing, a checkpoint
-that could not be written) 1; Ctrl-C 130. The heavy imports (JAX,
-torchvision) happen inside the commands, so `--help` and argument errors
-answer at once.
+Kept thin: it parses arguments, reads each run directory it names once (its
+`run.json`, into a [`Run`][flaxguide.run.record.Run] record), then calls the
+package, which checks the rest (the config checks its own fields, the loader
+the digits). The commands:
+
+- `train` starts a run ([`train_run`][flaxguide.run.session.train_run]),
+  finetunes one (`--finetune-from`) or continues one (`--resume`,
+  [`resume_run`][flaxguide.run.session.resume_run]);
+- `sample` draws digits of one class from a finished run;
+- `measure` measures a finished run again with this code;
+- `figures` draws every figure the site shows, with its manifest.
+
+Exit statuses: bad input 2, with one line that says what was wrong and how
+to fix it; a diverged run 3; a failure of the machine (MNIST missing, a
+checkpoint that could not be written) 1; Ctrl-C 130, and `SIGTERM` or
+`SIGHUP` (a scheduler, a container stop, a closed terminal) 128 plus the
+signal's number, each after saving the last finished epoch. The heavy imports
+(JAX, torchvision) happen inside the commands, so `--help` and argument
+errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from flaxguide.cli_types import (
+from flaxguide.cli.arguments import (
+    MAX_SAMPLES,
     Parser,
     UsageError,
     digit,
@@ -26,6 +42,7 @@ from flaxguide.cli_types import (
     output_dir,
     positive_float,
     positive_int,
+    sample_count,
     whole_number,
 )
 from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
@@ -46,17 +63,49 @@ CONFIG_OPTIONS = [
 
 
 DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
+# Signals that ask a process to end; training saves first, as on Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal, raised where the program is, so that it unwinds as on
+    Ctrl-C: the last finished epoch is saved, the lock released."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While inside, `SIGTERM` and `SIGHUP` raise `Stopped` (Python's default
+    would end the process at once, losing the epochs since the last
+    checkpoint)."""
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """`train`: a new run, a finetuned one (`--finetune-from`), or the rest
+    of an interrupted one (`--resume`). The run directories named are read
+    once, here."""
     from flaxguide.config import get_config
     from flaxguide.provenance import provenance
-    from flaxguide.runner import train_run
-    from flaxguide.runs import check_api
+    from flaxguide.run.record import check_api, read_run
+    from flaxguide.run.session import resume_run, train_run
 
     overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
     if args.resume:
-        check_api(args.out, args.api, "--resume continues")
+        run = read_run(args.out)
+        check_api(run, args.api, "--resume continues")
         given = [
             f"--{k.replace('_', '-')}"
             for k, v in overrides.items()
@@ -68,27 +117,30 @@ def cmd_train(args: argparse.Namespace) -> None:
                 "(from its run.json); "
                 f"drop {', '.join(given) or 'the other training options'}"
             )
-        config = None
+        metrics = resume_run(
+            run, stop_after=args.stop_after, devices=args.devices
+        )
     else:
+        source = None
         if args.finetune_from:
+            source = read_run(args.finetune_from)
             overrides["api"] = check_api(
-                args.finetune_from, args.api, "--finetune-from keeps"
+                source, args.api, "--finetune-from keeps"
             )
         config = get_config(args.preset, **overrides)
         # get_config leaves None alone, so switch clipping off here
         if args.no_clip:
             config = dataclasses.replace(config, clip_norm=None)
-    metrics = train_run(
-        config,
-        args.out,
-        preset=args.preset,
-        provenance=provenance(),
-        digits=args.digits,
-        resume=args.resume,
-        finetune_from=args.finetune_from,
-        stop_after=args.stop_after,
-        devices=args.devices,
-    )
+        metrics = train_run(
+            config,
+            args.out,
+            preset=args.preset,
+            provenance=provenance(),
+            digits=args.digits,
+            finetune_from=source,
+            stop_after=args.stop_after,
+            devices=args.devices,
+        )
     if metrics is None:
         print(
             "stopped as asked; continue with: python -m flaxguide "
@@ -99,6 +151,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _summary(metrics: dict, out: Path) -> str:
+    """The final metrics in one line, and where they were written."""
     nll = (
         f"test_nll {metrics['test_nll']:.2f} nats, "
         if "test_nll" in metrics
@@ -113,8 +166,9 @@ def _summary(metrics: dict, out: Path) -> str:
 
 
 def cmd_measure(args: argparse.Namespace) -> None:
+    """`measure`: measure a finished run again, rewriting its metrics."""
     from flaxguide.provenance import provenance
-    from flaxguide.runner import measure_run
+    from flaxguide.run.session import measure_run
 
     print(
         _summary(
@@ -124,17 +178,20 @@ def cmd_measure(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    """`sample`: `-n` digits of one class from a finished run, as one PNG
+    grid."""
     import jax
     import jax.numpy as jnp
     import matplotlib
 
-    from flaxguide.models import generate
-    from flaxguide.plots import image_grid
-    from flaxguide.runs import load_trained
+    from flaxguide.figures.plots import image_grid
+    from flaxguide.model.linen import generate
+    from flaxguide.run.record import read_run
+    from flaxguide.run.restore import load_trained
 
     # files, no display (the library leaves the backend to its caller)
     matplotlib.use("Agg")
-    _, model, state, _ = load_trained(args.run)
+    model, state = load_trained(read_run(args.run))
     output_dir(args.out.parent)
     # (n,): every sample asks for one digit
     labels = jnp.full((args.n,), args.digit, jnp.int32)
@@ -151,31 +208,31 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
+    """`figures`: every figure the site shows, and `manifest.json`, from a
+    finished run (and the runs its tables compare)."""
     import matplotlib
 
-    from flaxguide.figures import draw_with_manifest
-    from flaxguide.runs import read_run
+    from flaxguide.figures.draw import draw_with_manifest
+    from flaxguide.run.record import read_run
 
-    for run in [
-        args.run,
-        *(args.twin or []),
-        *(args.sweep or []),
-        *(args.compare or []),
-    ]:
-        if run is not None:
-            # a missing or foreign run is reported before anything is drawn
-            read_run(run)
+    # A missing or foreign run is reported before anything is drawn; each
+    # record is read once and passed on.
+    run = read_run(args.run) if args.run is not None else None
+    records = {
+        name: [read_run(path) for path in getattr(args, name) or []]
+        for name in ("twin", "sweep", "compare")
+    }
     output_dir(args.out)
     # files, no display (the library leaves the backend to its caller)
     matplotlib.use("Agg")
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
     runs = {
-        "compare": args.compare or [],
-        "twins": args.twin or [],
-        "sweep": args.sweep or [],
+        "compare": records["compare"],
+        "twins": records["twin"],
+        "sweep": records["sweep"],
     }
     written = draw_with_manifest(
-        args.run,
+        run,
         args.out,
         args.bench,
         command=command,
@@ -186,6 +243,8 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line's parser: one subcommand per command, each option
+    checked as it is parsed (see `flaxguide.cli.arguments`)."""
     p = Parser(
         prog="python -m flaxguide", description=__doc__.split("\n")[0]
     )
@@ -287,7 +346,10 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--run", type=Path, required=True)
     sample.add_argument("--digit", type=digit, required=True)
     sample.add_argument(
-        "-n", type=positive_int, default=16, help="how many samples"
+        "-n",
+        type=sample_count,
+        default=16,
+        help=f"how many samples (at most {MAX_SAMPLES:,})",
     )
     sample.add_argument("--temperature", type=positive_float, default=1.0)
     sample.add_argument("--seed", type=int, default=0)
@@ -344,16 +406,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the command `argv` names (by default the process's arguments),
+    and turn each kind of failure into its exit status and one line.
+
+    Args:
+        argv: the arguments after the program's name, e.g. `["train",
+            "--out", "runs/quick"]`; `None` reads `sys.argv[1:]`.
+    """
     cli = parser()
     args = cli.parse_args(argv)
     from flaxguide.data import MNISTChecksumError, MNISTUnavailableError
-    from flaxguide.integrity import CheckpointError, CheckpointWriteError
-    from flaxguide.lock import LockError
-    from flaxguide.runs import RunError
-    from flaxguide.train import DivergedError
+    from flaxguide.run.integrity import CheckpointError, CheckpointWriteError
+    from flaxguide.run.lock import LockError
+    from flaxguide.run.record import RunError
+    from flaxguide.training.loop import DivergedError
 
     try:
-        args.func(args)
+        with stop_signals_interrupt():
+            args.func(args)
     except ConfigError as err:
         # Name the option the user typed, as argparse does for its own
         # errors.
@@ -376,11 +446,15 @@ def main(argv: list[str] | None = None) -> None:
         FileNotFoundError,
     ) as err:
         cli.exit(1, f"{cli.prog} {args.command}: error: {err}\n")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         hint = ""
         if args.command == "train" and (args.out / "run.json").is_file():
             hint = (
                 "; the last finished epoch is saved: train --resume "
                 f"--out {args.out}"
             )
-        cli.exit(130, f"{cli.prog} {args.command}: interrupted{hint}\n")
+        # the shell's status of a process the signal ended: 128 + its number
+        status, how = 130, "interrupted"
+        if isinstance(err, Stopped):
+            status, how = 128 + err.signum, f"stopped by {err}"
+        cli.exit(status, f"{cli.prog} {args.command}: {how}{hint}\n")

@@ -8,14 +8,25 @@ import jax
 import numpy as np
 
 from flaxguide.data import to_unit
-from flaxguide.models import VAE
+from flaxguide.model.linen import VAE
 
 
 def latent_means(
     model: VAE, params, images, labels, batch: int = 1000
 ) -> np.ndarray:
     """The mean of q(z | x, c) for every image, each encoded with its own
-    class: (N, D)."""
+    class: (N, D).
+
+    Args:
+        model: the `VAE`.
+        params (dict): its variables, e.g. `state.ema_params`.
+        images (jax.Array): `(N, 784)` uint8 pixels, or float in `[0, 1]`.
+        labels (jax.Array): `(N,)` integer classes.
+        batch: images encoded per call.
+
+    Returns:
+        `(N, latent_dim)` float32 NumPy array of latent means.
+    """
     encode = jax.jit(
         lambda x, c: model.apply(params, x, c, method=VAE.encode)[0]
     )
@@ -31,7 +42,15 @@ def latent_means(
 # --8<-- [start:pca]
 def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`z` projected on its first two principal components, and every
-    component's share of the variance (largest first)."""
+    component's share of the variance (largest first).
+
+    Args:
+        z: `(N, D)` latent means.
+
+    Returns:
+        `(projected, shares)`: `(N, 2)` coordinates, and `(min(N, D),)`
+            variance shares that sum to 1.
+    """
     centred = z - z.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     return centred @ vt[:2].T, singular**2 / np.sum(singular**2)
@@ -40,9 +59,19 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def active_units(z: np.ndarray, threshold: float = 0.01) -> int:
     """Dimensions whose mean moves with the input: Var_x E_q[z_j] >
     `threshold` (Burda et al., 2015). The rest are collapsed onto the prior
-    and carry nothing."""
+    and carry nothing.
+
+    Args:
+        z: `(N, D)` latent means, e.g. from `latent_means`.
+        threshold: the variance across images a unit must exceed.
+
+    Returns:
+        How many of the D dimensions are active.
+    """
     return int(np.sum(z.var(axis=0) > threshold))
-    # --8<-- [end:pca]
+
+
+# --8<-- [end:pca]
 
 
 # --8<-- [start:probe]
@@ -138,10 +167,9 @@ def class_probe(z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
 
     Returns:
         `{"scored_images": N - N // 2, "accuracy": {probe: share},
-            "permuted_labels":
-        {probe: share}}`, for the probes of `PROBES`: `nearest_mean`,
-            `logistic_regression`
-        and `nearest_neighbours`.
+            "permuted_labels": {probe: share}}`, for the probes of
+            `PROBES`: `nearest_mean`, `logistic_regression` and
+            `nearest_neighbours`.
     """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
@@ -165,7 +193,9 @@ def class_probe(z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
         "accuracy": scores(labels),
         "permuted_labels": scores(permuted),
     }
-    # --8<-- [end:probe]
+
+
+# --8<-- [end:probe]
 
 
 def describe(

@@ -1,14 +1,17 @@
-"""The training loop `python -m flaxguide train` runs.
+"""The training loop: [`fit`][flaxguide.training.loop.fit] trains a state of
+either API epoch by epoch (each epoch one jitted call), evaluates after each,
+hands each finished epoch to a `save` callback, and stops a run that
+diverges.
 
-[`fit`][flaxguide.train.fit] trains a `TrainState` epoch by epoch (each epoch
-one jitted call), evaluates and checkpoints after each, and stops a run that
-diverges. [`train_run`][flaxguide.runner.train_run] puts a run directory
-around it.
+The loop knows nothing of files: what `save` does with an epoch (an Orbax
+checkpoint in a run directory, see
+[`train_run`][flaxguide.run.session.train_run]) is its caller's business.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -16,12 +19,15 @@ import numpy as np
 # plain text: tqdm.auto warns in notebooks without widgets
 from tqdm import tqdm
 
-from flaxguide.apis import as_linen, create_epoch
-from flaxguide.checkpoint import save_checkpoint
 from flaxguide.config import Config, seed_for
-from flaxguide.models import build_model
-from flaxguide.state import TrainState
-from flaxguide.steps import create_eval_step
+from flaxguide.model.linen import build_model
+from flaxguide.training.backend import State, as_linen, create_epoch
+from flaxguide.training.epoch import create_eval_step
+
+# `save(epoch, state, history, nelbo, force)`: keep a finished epoch
+# (`force` for the last one, or before giving up); see
+# `flaxguide.run.checkpoint.saver`.
+Save = Callable[[int, State, list[dict], float, bool], object]
 
 
 class DivergedError(RuntimeError):
@@ -33,30 +39,52 @@ class DivergedError(RuntimeError):
 # --8<-- [start:fit]
 def fit(
     config: Config,
-    state: TrainState,
+    state: State,
     train,
     test,
     *,
     history: list[dict] | None = None,
-    manager=None,
+    save: Save | None = None,
     stop_after: int | None = None,
-    frozen: tuple[str, ...] = (),
     progress: bool = True,
     batch_sharding=None,
-) -> tuple[TrainState, list[dict], bool]:
+) -> tuple[State, list[dict], bool]:
     """Train `state` up to `config.epochs` epochs; returns (state, history,
     finished).
 
     Each epoch is one jitted call. After it, the raw and the EMA parameters
-    are evaluated on `test`, and a checkpoint is saved every
-    `config.save_every` epochs (and at the end, and on Ctrl-C). `stop_after`
-    ends this session early, leaving a run that `--resume` continues.
-    `history` holds the rows of the epochs already trained: a resumed run
-    goes on from there. `batch_sharding` splits each batch over devices (the
-    state and data already on them).
+    are evaluated on `test`, and the epoch goes to `save` (which decides
+    whether to keep it; the last epoch, and the last finished one on Ctrl-C
+    or divergence, come with `force=True`). `stop_after` ends this session
+    early, leaving a run that `--resume` continues. `history` holds the rows
+    of the epochs already trained: a resumed run goes on from there.
+    `batch_sharding` splits each batch over devices (the state and data
+    already on them).
+
+    Args:
+        config: the run's `Config`.
+        state: the state to train, a `TrainState` or an `NNXTrainState`.
+        train (tuple): `(images, labels)`, `(N, 784)` uint8 and `(N,)`
+            int32.
+        test (tuple): the test split, likewise; evaluated whole, not in
+            batches.
+        history: the rows of the epochs already trained, or `None`.
+        save: `save(epoch, state, history, nelbo, force)`, or `None`.
+        stop_after: the most epochs this call trains; `None`: all left.
+        progress: show a progress bar.
+        batch_sharding (NamedSharding | None): the sharding of each batch.
+
+    Returns:
+        `(state, history, finished)`: the state after the last epoch, one
+            dict of metrics per epoch trained so far, and whether all
+            `config.epochs` are.
+
+    Raises:
+        DivergedError: an epoch's loss or gradient norm was not finite.
+        KeyboardInterrupt: re-raised once the last finished epoch is saved.
     """
     history = list(history or [])
-    train_epoch = create_epoch(config, state, frozen, batch_sharding)
+    train_epoch = create_epoch(config, state, batch_sharding)
     eval_step = create_eval_step(build_model(config))
     # Evaluation keys depend only on the epoch, so a resumed run evaluates
     # identically.
@@ -73,7 +101,7 @@ def fit(
             # waits for the epoch: the timing is honest
             metrics = jax.device_get(metrics)
             seconds = time.perf_counter() - start
-            _check_finite(epoch, metrics, manager, state, history)
+            _check_finite(epoch, metrics, save, state, history)
             row = _epoch_row(
                 config,
                 epoch,
@@ -90,15 +118,8 @@ def fit(
             history.append(row)
             done += 1
             last = epoch == config.epochs or done == stop_after
-            if manager is not None:
-                save_checkpoint(
-                    manager,
-                    epoch,
-                    state,
-                    history,
-                    row["test_ema_nelbo"],
-                    force=last,
-                )
+            if save is not None:
+                save(epoch, state, history, row["test_ema_nelbo"], last)
             bar.set_postfix(
                 loss=f"{row['train_loss']:.2f}",
                 test=f"{row['test_ema_nelbo']:.2f}",
@@ -106,30 +127,23 @@ def fit(
             if done == stop_after:
                 break
     except KeyboardInterrupt:
-        _save_last_finished(manager, state, history)  # nothing lost
+        _save_last_finished(save, state, history)  # nothing lost
         raise
     return state, history, len(history) == config.epochs
 
 
 def _save_last_finished(
-    manager, state: TrainState, history: list[dict]
+    save: Save | None, state: State, history: list[dict]
 ) -> None:
-    """Save the last finished epoch (unless it is on disk already), before
+    """Save the last finished epoch (unless it is kept already), before
     giving up."""
-    if manager is not None and history:
+    if save is not None and history:
         row = history[-1]
-        save_checkpoint(
-            manager,
-            row["epoch"],
-            state,
-            history,
-            row["test_ema_nelbo"],
-            force=True,
-        )
+        save(row["epoch"], state, history, row["test_ema_nelbo"], True)
 
 
 def _check_finite(
-    epoch: int, metrics, manager, state: TrainState, history: list[dict]
+    epoch: int, metrics, save: Save | None, state: State, history: list[dict]
 ) -> None:
     """Raise `DivergedError` if any step of the epoch had a non-finite loss
     or gradient norm.
@@ -142,14 +156,14 @@ def _check_finite(
     if finite.all():
         return
     first = int(np.flatnonzero(~finite)[0])
-    _save_last_finished(manager, state, history)
+    _save_last_finished(save, state, history)
     kept = (
         f"epoch {history[-1]['epoch']} is saved"
         if history
         else "no epoch had finished"
     )
-    if manager is None:
-        kept = "nothing was saved (no checkpoint manager)"
+    if save is None:
+        kept = "nothing was saved (no save callback)"
     raise DivergedError(
         f"training diverged in epoch {epoch}: the loss or the "
         "gradient norm was not finite "
@@ -179,4 +193,6 @@ def _epoch_row(
     row |= {f"test_{k}": float(v) for k, v in raw.items()}
     row |= {f"test_ema_{k}": float(v) for k, v in ema.items()}
     return row
-    # --8<-- [end:fit]
+
+
+# --8<-- [end:fit]
