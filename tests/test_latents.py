@@ -80,3 +80,12 @@ def test_the_split_and_the_permutation_are_fixed_by_the_seed(labels):
     z = np.random.default_rng(7).normal(size=(N, 8))
     assert class_probe(z, labels, seed=0) == class_probe(z, labels, seed=0)
     assert class_probe(z, labels, seed=0) != class_probe(z, labels, seed=1)
+
+
+def test_the_nearest_class_mean_never_names_a_class_it_was_not_fitted_on():
+    # Fitted on the digits 5 to 9 only: an empty class has no mean, and must not win.
+    rng = np.random.default_rng(8)
+    labels = np.repeat(np.arange(5, 10), 20)
+    z = rng.normal(size=(10, 4))[labels] * 3 + rng.normal(size=(100, 4))
+    found = nearest_mean(z, labels, z)
+    assert set(found) <= set(range(5, 10)) and np.mean(found == labels) > 0.9

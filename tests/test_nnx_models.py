@@ -50,6 +50,11 @@ def test_parameters_of_another_config_are_refused(both):
     _, variables, _ = both
     with pytest.raises(ValueError, match=r"encoder/Dense_0/kernel: the Linen parameters have"):
         from_linen(get_config("full", encoder_dims=(64, 32)), variables)
+    # another depth: a layer one side lacks is named, not a KeyError
+    with pytest.raises(
+        ValueError, match=r"the Linen parameters have the layers .*'encoder/Dense_1'"
+    ):
+        from_linen(get_config("full", encoder_dims=(512, 256, 128)), variables)
 
 
 def test_to_linen_gives_back_the_linen_variables(both):

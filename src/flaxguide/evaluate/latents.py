@@ -76,13 +76,18 @@ def active_units(z: np.ndarray, threshold: float = 0.01) -> int:
 
 # --8<-- [start:probe]
 def nearest_mean(fit_z, fit_labels, z, classes: int = 10) -> np.ndarray:
-    """The class whose mean over `fit_z` lies nearest each row of `z`."""
-    centroids = np.stack(
-        [fit_z[fit_labels == c].mean(axis=0) for c in range(classes)]
+    """The class whose mean over `fit_z` lies nearest each row of `z` (a
+    class absent from `fit_labels` is never chosen)."""
+    present = np.array(
+        [c for c in range(classes) if (fit_labels == c).any()]
     )
-    # (N, classes)
+    # (present classes, D)
+    centroids = np.stack(
+        [fit_z[fit_labels == c].mean(axis=0) for c in present]
+    )
+    # (N, present classes)
     distances = ((z[:, None, :] - centroids[None]) ** 2).sum(axis=-1)
-    return distances.argmin(axis=1)
+    return present[distances.argmin(axis=1)]
 
 
 def softmax_regression(

@@ -135,10 +135,20 @@ def from_linen(config: Config, variables: dict) -> VAE:
         A new NNX `VAE` holding those parameters.
 
     Raises:
-        ValueError: a kernel or bias has another shape than the NNX
-            model's.
+        ValueError: the layers differ, or a kernel or bias has another
+            shape than the NNX model's.
     """
     model = VAE(config, rngs=nnx.Rngs(0))
+    linen = {
+        top if "kernel" in layers else f"{top}/{name}"
+        for top, layers in variables["params"].items()
+        for name in layers
+    }
+    if linen != set(_layers(model)):
+        raise ValueError(
+            f"the Linen parameters have the layers {sorted(linen)}, the NNX "
+            f"model {sorted(_layers(model))}; build both from one config"
+        )
     for path, layer in _layers(model).items():
         source = variables["params"]
         for part in path.split("/"):
