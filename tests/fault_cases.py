@@ -76,13 +76,13 @@ FAULTS = [
         "fault": "the process is killed in the middle of a checkpoint write",
         "does": "the half-written checkpoint is ignored, and deleted by the next save",
         "kept": "the previous checkpoint, restorable bit for bit",
-        "test": "tests/test_checkpoint.py::test_a_killed_save_leaves_the_previous_checkpoint",
+        "test": "tests/test_run_checkpoint.py::test_a_killed_save_leaves_the_previous_checkpoint",
     },
     {
         "fault": "Ctrl-C during training",
         "does": "exit 130, saying how to resume",
         "kept": "the last finished epoch, saved as a checkpoint",
-        "test": "tests/test_train.py::test_ctrl_c_saves_the_last_finished_epoch",
+        "test": "tests/test_training_loop.py::test_ctrl_c_saves_the_last_finished_epoch",
     },
     {
         "fault": "`SIGTERM` or `SIGHUP` during training (a cluster scheduler, a container "

@@ -1,5 +1,5 @@
-"""Data-parallel training in a process of its own: `tests/test_sharding.py` runs this script,
-because the number of (fake CPU) devices is fixed when JAX starts.
+"""Data-parallel training in a process of its own: `tests/test_training_sharding.py` runs this
+script, because the number of (fake CPU) devices is fixed when JAX starts.
 
     python tests/sharding_worker.py single DEVICES OUT.npz
     python tests/sharding_worker.py checkpoint DIR OUT.json
