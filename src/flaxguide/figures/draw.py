@@ -24,6 +24,7 @@ from flaxguide.data import binarize_split, load_mnist, prepare, to_unit
 from flaxguide.evaluate.latents import describe
 from flaxguide.evaluate.likelihood import estimate_by_k
 from flaxguide.figures.manifest import carry_tables
+from flaxguide.figures.playground import export_playground
 from flaxguide.figures.plots import (
     NARROW_DPI,
     bench_plot,
@@ -396,7 +397,7 @@ def draw_with_manifest(
         )
         manifest["ablation"] = [str(row.directory) for row in compare]
     if trained is not None:
-        manifest |= _run_measurements(*trained[:3])
+        manifest |= _run_measurements(*trained[:3], out)
     if sweep:  # the beta sweep: one row per KL weight
         manifest["beta_sweep"] = [_sweep_row(row) for row in sweep]
     if twins:  # Linen and NNX, like with like: one evaluation code for both
@@ -420,14 +421,16 @@ def _binary_test() -> tuple:
     return binarize_split(prepare(*load_mnist("test")))
 
 
-def _run_measurements(run: Run, model, state) -> dict:
+def _run_measurements(run: Run, model, state, out: Path) -> dict:
     """What the manifest measures on the run itself: the latent code, and for
-    a binarised run the importance-weighted estimate against k."""
+    a binarised run the importance-weighted estimate against k; and the
+    playground's weights, exported beside the figures."""
     config = run.config
     test = (
         _binary_test() if config.binarize else prepare(*load_mnist("test"))
     )
     found = {"latent": describe(model, state.ema_params, test)[0]}
+    found["playground"] = export_playground(run, model, state, test, out)
     if config.binarize:
         key = jax.random.key(seed_for(config, "figures"))
         found["iwae_by_k"] = estimate_by_k(
