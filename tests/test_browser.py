@@ -19,6 +19,7 @@ from browser import (
     assert_katex_only_where_there_is_maths,
     assert_one_name_and_one_tab_order,
     axe_violations,
+    budget_for,
     load_lazy_images,
     narrow_problems_on,
     over_budget,
@@ -45,7 +46,7 @@ def test_every_page_as_a_reader_opens_it(site, browser, path):
     visit = Visit(browser, site[1] + path)
     try:
         page = visit.page
-        weight = over_budget(weigh(page))  # first: the bytes of the cold load alone
+        weight = over_budget(weigh(page), budget_for(path))  # first: the cold load alone
         assert weight is None, f"{path}: {weight}"
         assert visit.failures == []
         assert page.evaluate("() => document.body.dataset.mdColorScheme") == "default"
