@@ -38,7 +38,8 @@ def test_the_weights_read_back_as_the_model_they_came_from(exported):
     model, params, folder, entry = exported
     header, arrays = read_weights(folder)
     assert header["sha256"] == entry["sha256"] and header["parameters"] == 1_099_600
-    assert (folder / "weights.bin").stat().st_size == entry["bytes"] == 2 * 1_099_600  # float16
+    # float16, gzipped: fewer bytes than the values themselves
+    assert (folder / "weights.bin").stat().st_size == entry["bytes"] < 2 * 1_099_600
     # Each array is the model's own, rounded to float16, in the shape Flax stores it.
     for name, value in arrays.items():
         *path, kind = name.split("/")

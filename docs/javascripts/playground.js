@@ -5,7 +5,8 @@
 // (src/flaxguide/figures/playground.py): weights.json, the header, which says where each array
 // starts in weights.bin, its shape, the dtype, the file's sha256, the latent directions the
 // sliders move along and the run the weights come from; and weights.bin, every array one after
-// another. A kernel is stored as Flax stores it, (in_features, out_features): a layer computes
+// another as float16 (the high bytes of all the values, then the low bytes, gzipped). A
+// kernel is stored as Flax stores it, (in_features, out_features): a layer computes
 // y = x @ kernel + bias. The file is checked against its sha256 before anything is drawn.
 //
 // The forward pass follows src/flaxguide/model/linen.py's VAE:
@@ -49,23 +50,22 @@
     return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
   }
 
-  function decodeFloats(buffer, dtype, littleEndian) {
-    const view = new DataView(buffer);
-    if (dtype === "float16") {
-      if (!halfTable) {
-        halfTable = new Float32Array(65536);
-        for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToFloat(bits);
-      }
-      const out = new Float32Array(buffer.byteLength >> 1);
-      for (let i = 0; i < out.length; i++) out[i] = halfTable[view.getUint16(2 * i, littleEndian)];
-      return out;
+  // The file (see src/flaxguide/figures/playground.py): gzip of the float16 values' high
+  // bytes, then their low bytes. The browser decompresses it (DecompressionStream).
+  async function decodeFloats(buffer, dtype) {
+    if (dtype !== "float16") {
+      throw new Error(`the weights are stored as ${dtype}, which this page cannot read`);
     }
-    if (dtype === "float32") {
-      const out = new Float32Array(buffer.byteLength >> 2);
-      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, littleEndian);
-      return out;
+    const stream = new Blob([buffer]).stream().pipeThrough(new DecompressionStream("gzip"));
+    const planes = new Uint8Array(await new Response(stream).arrayBuffer());
+    if (!halfTable) {
+      halfTable = new Float32Array(65536);
+      for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToFloat(bits);
     }
-    throw new Error(`the weights are stored as ${dtype}, which this page cannot read`);
+    const count = planes.length >> 1;
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = halfTable[(planes[i] << 8) | planes[count + i]];
+    return out;
   }
 
   function hex(bytes) {
@@ -726,7 +726,7 @@
     if ((await sha256(buffer)) !== String(loaded.sha256).toLowerCase()) {
       throw new Error(CHECKSUM_MESSAGE);
     }
-    const floats = decodeFloats(buffer, loaded.dtype, loaded.byte_order !== "big");
+    const floats = await decodeFloats(buffer, loaded.dtype);
     return [loaded, buildModel(loaded, floats)];
   }
 
