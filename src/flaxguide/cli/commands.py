@@ -218,19 +218,19 @@ def cmd_figures(args: argparse.Namespace) -> None:
     # A missing or foreign run is reported before anything is drawn; each
     # record is read once and passed on.
     run = read_run(args.run) if args.run is not None else None
-    records = {
-        name: [read_run(path) for path in getattr(args, name) or []]
-        for name in ("twin", "sweep", "compare")
+    # draw_with_manifest's argument: the option that names its runs
+    runs = {
+        argument: [read_run(path) for path in getattr(args, option) or []]
+        for argument, option in [
+            ("compare", "compare"),
+            ("twins", "twin"),
+            ("sweep", "sweep"),
+        ]
     }
     output_dir(args.out)
     # files, no display (the library leaves the backend to its caller)
     matplotlib.use("Agg")
     command = " ".join(["python -m flaxguide", *sys.argv[1:]])
-    runs = {
-        "compare": records["compare"],
-        "twins": records["twin"],
-        "sweep": records["sweep"],
-    }
     written = draw_with_manifest(
         run,
         args.out,

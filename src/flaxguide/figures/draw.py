@@ -24,7 +24,7 @@ from flaxguide.data import binarize_split, load_mnist, prepare, to_unit
 from flaxguide.evaluate.latents import describe
 from flaxguide.evaluate.likelihood import estimate_by_k
 from flaxguide.figures.manifest import carry_tables
-from flaxguide.figures.playground import export_playground
+from flaxguide.figures.playground import export_playground, restyle
 from flaxguide.figures.plots import (
     NARROW_DPI,
     bench_plot,
@@ -121,15 +121,10 @@ def style_transfer(
             digit 0 to 9.
     """
     x = to_unit(jnp.asarray(images[:count].reshape(count, -1)))
-    mean, _ = model.apply(
-        params, x, jnp.asarray(labels[:count]), method=VAE.encode
+    # each image as every class: (count, 10, 28, 28)
+    out = jax.vmap(lambda xi, ci: restyle(model, params, xi, ci))(
+        x, jnp.asarray(labels[:count])
     )
-    # each latent once per class: (count * 10, latent)
-    z = jnp.repeat(mean, 10, axis=0)
-    c = jnp.tile(jnp.arange(10, dtype=jnp.int32), count)
-    out = jax.nn.sigmoid(
-        model.apply(params, z, c, method=VAE.decode)
-    ).reshape(count, 10, 28, 28)
     grid = np.concatenate(
         [np.asarray(x).reshape(count, 1, 28, 28), np.asarray(out)], axis=1
     )
