@@ -214,6 +214,7 @@ def test_a_damaged_checkpoint_is_never_restored(tmp_path):
     ], detected
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("damage", ["_CHECKPOINT_METADATA", "metrics/metrics", "state/_METADATA"])
 def test_resume_sets_a_damaged_checkpoint_aside(tmp_path, damage):
     states = make_run(tmp_path / "run", epochs=2)
@@ -225,6 +226,9 @@ def test_resume_sets_a_damaged_checkpoint_aside(tmp_path, damage):
     assert len(history) == 1
     assert (tmp_path / "run" / "damaged" / "2" / damage).is_file()
     assert "checkpoints/2 is damaged" in notes[0] and "moved it to" in notes[0]
+    # The damaged read's abandoned coroutines complain here, inside this test's filter, not in
+    # whichever test the garbage collector next runs in.
+    gc.collect()
 
 
 # One writer per run directory
