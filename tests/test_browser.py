@@ -36,13 +36,20 @@ from page_blocks import CHAPTERS
 require_chromium(__name__)
 
 
+CHAPTER_PATHS = {f"/{chapter.removesuffix('.md')}/": chapter for chapter in CHAPTERS}
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_every_page_as_a_reader_opens_it(site, browser, path):
-    """One cold visit per page for every check that reads the page (a visit costs about 2 s
-    here): its weight, its load, its names, at 1280 px and at a phone's width, axe-core in the
-    light scheme (tests/test_accessibility.py runs the dark one), and, last because it opens
-    every tab and fold, the width of its code blocks. Each check is in tests/browser.py, and is
-    shown failing on a page built broken in the module of its concern."""
+    """One cold visit per page for every check that reads the page (a load costs Chromium about
+    2.7 s of processor time here, as much as one run of axe-core): its weight, its load, its names,
+    at 1280 px and at a phone's width, axe-core in the light scheme at both widths and in the
+    dark scheme (switched to as a reader switches, by the header's toggle) at 1280 px; on a
+    chapter, its Colab, notebook, source and report links at both widths and its folds opened;
+    and last, because it opens every tab and fold, the width of its code blocks. Each check is
+    in tests/browser.py or below, and is shown failing on a page built broken in the module of
+    its concern."""
+    chapter = CHAPTER_PATHS.get(path)
     visit = Visit(browser, site[1] + path)
     try:
         page = visit.page
@@ -56,19 +63,38 @@ def test_every_page_as_a_reader_opens_it(site, browser, path):
         assert_katex_only_where_there_is_maths(page)
         if path != "/":  # the landing page's heading is a sentence, its navigation entry a name
             assert_one_name_and_one_tab_order(page)
+        if chapter:
+            assert_chapter_links(page, chapter, site[1], notebook=True)
         assert axe_violations(page) == []
+        switch_scheme(page, "slate")
+        assert axe_violations(page) == [], f"{path} (dark)"
+        switch_scheme(page, "default")
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_timeout(300)  # the layout settles at the new width
         assert narrow_problems_on(page) == []
         assert problems_on(page) == []  # among them: wide equations reachable by keyboard
         assert page.evaluate(WIDE_EQUATIONS) == []  # and none is left: each fits a phone too
+        if chapter:
+            assert_chapter_links(page, chapter, site[1])
         # Colours are set per scheme, never per width: contrast is judged at 1280 px only.
         assert axe_violations(page, skip=("color-contrast",)) == []
         page.set_viewport_size({"width": 1280, "height": 900})
         page.wait_for_timeout(300)
+        if chapter:
+            assert_folds_open_and_render(page)
         assert wide_code_on(page, path) == []
+        assert visit.failures == []
     finally:
         visit.close()
+
+
+def switch_scheme(page, scheme: str) -> None:
+    """Switch Material's colour scheme with the header's toggle, as a reader does (the palette
+    follows the browser's preference only when the page loads)."""
+    label = "Switch to dark mode" if scheme == "slate" else "Switch to light mode"
+    page.locator(f'.md-header label[title="{label}"]').click()
+    page.wait_for_function(f"() => document.body.dataset.mdColorScheme === {scheme!r}")
+    page.wait_for_timeout(100)  # the new colours are painted
 
 
 def test_content_tabs_switch(site, browser):
@@ -108,22 +134,19 @@ FOLDED_CODE_HIDDEN_JS = """() => [...document.querySelectorAll('details[open] .h
   .map(code => code.textContent.slice(0, 40))"""
 
 
-@pytest.mark.parametrize("name", sorted(CHAPTERS))
-def test_a_chapters_folded_blocks_open_and_render(site, browser, name):
-    visit = Visit(browser, f"{site[1]}/{name.removesuffix('.md')}/")
-    try:
-        page = visit.page
-        assert re.match(r"About \d+ minutes to read", page.locator(".reading-time").inner_text())
-        assert open_every_fold(page) >= 2  # at least the exercises' solutions
-        solutions = page.locator("details > summary", has_text="Solution")
-        assert solutions.count() >= 2 and all(s.is_visible() for s in solutions.all())
-        assert visit.failures == []
-        assert problems_on(page) == []  # what the folds held renders like the rest
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(300)
-        assert narrow_problems_on(page) == []
-    finally:
-        visit.close()
+def assert_folds_open_and_render(page) -> None:
+    """A chapter's folds (notes, solutions) open and show what they hold, at 1280 px and at a
+    phone's width; the reading time is above them. Leaves the page at 1280 px, folds open."""
+    assert re.match(r"About \d+ minutes to read", page.locator(".reading-time").inner_text())
+    assert open_every_fold(page) >= 2  # at least the exercises' solutions
+    solutions = page.locator("details > summary", has_text="Solution")
+    assert solutions.count() >= 2 and all(s.is_visible() for s in solutions.all())
+    assert problems_on(page) == []  # what the folds held renders like the rest
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert narrow_problems_on(page) == []
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(300)
 
 
 LANDING = """() => {
@@ -163,48 +186,48 @@ CHAPTER_LINKS = """() => [...document.querySelectorAll('.chapter-actions a')].ma
 }))"""
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
-def test_every_chapter_offers_colab_its_notebook_its_source_and_a_report(
-    site, browser, chapter, width
-):
+def assert_chapter_links(page, chapter: str, site_url: str, notebook: bool = False) -> None:
+    """A chapter offers Colab its notebook, the notebook itself, its source and a report form,
+    all visible at the page's width; with `notebook`, the file the button gives is fetched by
+    the page and holds every Python block of the chapter."""
     stem = chapter.removesuffix(".md")
-    visit = Visit(browser, f"{site[1]}/{stem}/", width=width)
-    try:
-        links = {link["text"]: link for link in visit.page.evaluate(CHAPTER_LINKS)}
-        assert list(links) == [
-            "Run in Colab", "Download notebook", "View source", "Report a problem with this page"
-        ]  # fmt: skip
-        assert all(link["visible"] for link in links.values()), links
-        owner_repo = urlparse(REPO_URL).path.strip("/")
-        assert links["Run in Colab"]["href"] == (
-            f"https://colab.research.google.com/github/{owner_repo}/blob/notebooks/{stem}.ipynb"
-        )
-        assert re.fullmatch(
-            rf"{REPO_URL}/blob/[0-9a-f]{{40}}/docs/{chapter}", links["View source"]["href"]
-        ), links["View source"]["href"]
-        report = urlparse(links["Report a problem with this page"]["href"])
-        title = visit.page.eval_on_selector(
-            "h1",
-            "h => h.firstChild.textContent.trim()",  # the title, not its permalink mark
-        )
-        assert report.geturl().startswith(f"{REPO_URL}/issues/new?")
-        assert parse_qs(report.query)["title"] == [f"{title}: "]
-        download = links["Download notebook"]
-        assert download["href"] == f"{site[1]}/notebooks/{stem}.ipynb"
-        assert download["download"] == f"{stem}.ipynb"
-        # The file the button gives, fetched by the page itself (same site, nothing else).
-        text = visit.page.evaluate("url => fetch(url).then(r => r.text())", download["href"])
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
-        code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-        page = expand_snippets((DOCS / chapter).read_text(encoding="utf-8"), MKDOCS_YML)
-        for block in parse_blocks(page):
-            if block.is_python:
-                assert block.code.rstrip("\n") in code
-        assert visit.failures == []
-    finally:
-        visit.close()
+    links = {link["text"]: link for link in page.evaluate(CHAPTER_LINKS)}
+    assert list(links) == [
+        "Run in Colab", "Download notebook", "View source", "Report a problem with this page"
+    ]  # fmt: skip
+    assert all(link["visible"] for link in links.values()), links
+    owner_repo = urlparse(REPO_URL).path.strip("/")
+    assert links["Run in Colab"]["href"] == (
+        f"https://colab.research.google.com/github/{owner_repo}/blob/notebooks/{stem}.ipynb"
+    )
+    assert re.fullmatch(
+        rf"{REPO_URL}/blob/[0-9a-f]{{40}}/docs/{chapter}", links["View source"]["href"]
+    ), links["View source"]["href"]
+    report = urlparse(links["Report a problem with this page"]["href"])
+    title = page.eval_on_selector(
+        "h1",
+        "h => h.firstChild.textContent.trim()",  # the title, not its permalink mark
+    )
+    assert report.geturl().startswith(f"{REPO_URL}/issues/new?")
+    assert parse_qs(report.query)["title"] == [f"{title}: "]
+    download = links["Download notebook"]
+    assert download["href"] == f"{site_url}/notebooks/{stem}.ipynb"
+    assert download["download"] == f"{stem}.ipynb"
+    if not notebook:
+        return
+    # The file the button gives, fetched by the page itself (same site, nothing else).
+    text = page.evaluate("url => fetch(url).then(r => r.text())", download["href"])
+    notebook_read = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook_read)
+    code = "\n".join(cell.source for cell in notebook_read.cells if cell.cell_type == "code")
+    shown = expand_snippets((DOCS / chapter).read_text(encoding="utf-8"), MKDOCS_YML)
+    for block in parse_blocks(shown):
+        if block.is_python:
+            assert block.code.rstrip("\n") in code
+
+
+def test_every_chapter_is_visited_with_its_links_and_folds():
+    assert set(CHAPTER_PATHS) <= set(PATHS)  # the reader's visit checks each chapter's own
 
 
 def test_a_site_without_a_repository_offers_only_what_works_without_one():
