@@ -64,7 +64,7 @@ def test_every_page_as_a_reader_opens_it(site, browser, path):
         if path != "/":  # the landing page's heading is a sentence, its navigation entry a name
             assert_one_name_and_one_tab_order(page)
         if chapter:
-            assert_chapter_links(page, chapter, site[1], notebook=True)
+            assert_chapter_links(page, chapter, site[1], fetch_notebook=True)
         assert axe_violations(page) == []
         switch_scheme(page, "slate")
         assert axe_violations(page) == [], f"{path} (dark)"
@@ -93,8 +93,9 @@ def switch_scheme(page, scheme: str) -> None:
     follows the browser's preference only when the page loads)."""
     label = "Switch to dark mode" if scheme == "slate" else "Switch to light mode"
     page.locator(f'.md-header label[title="{label}"]').click()
+    # The scheme's colours apply at once (no transition: the computed colours read right
+    # after the switch are those of a page loaded in that scheme, checked).
     page.wait_for_function(f"() => document.body.dataset.mdColorScheme === {scheme!r}")
-    page.wait_for_timeout(100)  # the new colours are painted
 
 
 def test_content_tabs_switch(site, browser):
@@ -186,9 +187,9 @@ CHAPTER_LINKS = """() => [...document.querySelectorAll('.chapter-actions a')].ma
 }))"""
 
 
-def assert_chapter_links(page, chapter: str, site_url: str, notebook: bool = False) -> None:
+def assert_chapter_links(page, chapter: str, site_url: str, fetch_notebook: bool = False) -> None:
     """A chapter offers Colab its notebook, the notebook itself, its source and a report form,
-    all visible at the page's width; with `notebook`, the file the button gives is fetched by
+    all visible at the page's width; with `fetch_notebook`, the file the button gives is fetched by
     the page and holds every Python block of the chapter."""
     stem = chapter.removesuffix(".md")
     links = {link["text"]: link for link in page.evaluate(CHAPTER_LINKS)}
@@ -213,13 +214,13 @@ def assert_chapter_links(page, chapter: str, site_url: str, notebook: bool = Fal
     download = links["Download notebook"]
     assert download["href"] == f"{site_url}/notebooks/{stem}.ipynb"
     assert download["download"] == f"{stem}.ipynb"
-    if not notebook:
+    if not fetch_notebook:
         return
     # The file the button gives, fetched by the page itself (same site, nothing else).
     text = page.evaluate("url => fetch(url).then(r => r.text())", download["href"])
-    notebook_read = nbformat.reads(text, as_version=4)
-    nbformat.validate(notebook_read)
-    code = "\n".join(cell.source for cell in notebook_read.cells if cell.cell_type == "code")
+    notebook = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     shown = expand_snippets((DOCS / chapter).read_text(encoding="utf-8"), MKDOCS_YML)
     for block in parse_blocks(shown):
         if block.is_python:
