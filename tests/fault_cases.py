@@ -80,16 +80,22 @@ FAULTS = [
     },
     {
         "fault": "Ctrl-C during training",
-        "does": "exit 130, saying how to resume",
+        "does": "the epoch in flight finishes; exit 130, saying how to resume",
+        "kept": "every finished epoch, the last saved as a checkpoint",
+        "test": "tests/test_training_loop.py::test_a_stop_signal_waits_for_the_epoch_in_flight",
+    },
+    {
+        "fault": "Ctrl-C twice, or once in a notebook (`fit` called without `stops`)",
+        "does": "training stops at once; exit 130 (a notebook: `KeyboardInterrupt`)",
         "kept": "the last finished epoch, saved as a checkpoint",
         "test": "tests/test_training_loop.py::test_ctrl_c_saves_the_last_finished_epoch",
     },
     {
         "fault": "`SIGTERM` or `SIGHUP` during training (a cluster scheduler, a container "
         "stop, a closed terminal or notebook)",
-        "does": "as Ctrl-C: exit 143 (`SIGTERM`) or 129 (`SIGHUP`), naming the signal and "
-        "saying how to resume",
-        "kept": "the last finished epoch, saved as a checkpoint; no `metrics.json`",
+        "does": "as Ctrl-C: the epoch in flight finishes; exit 143 (`SIGTERM`) or 129 "
+        "(`SIGHUP`), naming the signal and saying how to resume",
+        "kept": "every finished epoch, the last saved as a checkpoint; no `metrics.json`",
         "test": "tests/test_faults.py::test_a_stop_signal_saves_the_last_finished_epoch",
     },
     {

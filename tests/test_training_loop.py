@@ -1,6 +1,8 @@
 """The final training loop: interrupted and resumed equals uninterrupted, bit for bit."""
 
 import dataclasses
+import os
+import signal
 
 import jax
 import numpy as np
@@ -17,6 +19,7 @@ from flaxguide.run.checkpoint import (
 from flaxguide.training.backend import initial_state
 from flaxguide.training.linen import create_train_state
 from flaxguide.training.loop import fit
+from flaxguide.training.stops import Stopped, StopSignals
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +74,44 @@ def test_resume_equals_uninterrupted(data, tmp_path, api):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     assert without_time(resumed_history) == without_time(straight_history)
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+def test_a_stop_signal_waits_for_the_epoch_in_flight(signals, data, tmp_path, monkeypatch):
+    # Ctrl-C pressed as the second epoch starts: once, the epoch finishes and is saved, then
+    # fit raises; twice, it raises at once and the first epoch is what is kept.
+    import flaxguide.training.loop as train_module
+
+    train, test = data
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+    real = train_module.create_epoch
+
+    def signalled_on_second_epoch(config, state, batch_sharding):
+        epoch, calls = real(config, state, batch_sharding), []
+
+        def train_epoch(state, images, labels):
+            calls.append(1)
+            if len(calls) == 2:
+                for _ in range(signals):
+                    os.kill(os.getpid(), signal.SIGINT)
+            return epoch(state, images, labels)
+
+        return train_epoch
+
+    monkeypatch.setattr(train_module, "create_epoch", signalled_on_second_epoch)
+    manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
+    state = create_train_state(config, jax.random.key(0), steps_per_epoch)
+    with StopSignals() as stops, pytest.raises(Stopped) as stopped:
+        fit(config, state, train, test, save=saver(manager), progress=False, stops=stops)
+    manager.wait_until_finished()
+    assert stopped.value.signum == signal.SIGINT
+    kept = 2 if signals == 1 else 1
+    assert latest_epoch(manager) == kept
+    _, history, _ = restore_checkpoint(
+        manager, create_train_state(config, jax.random.key(0), steps_per_epoch)
+    )
+    assert [row["epoch"] for row in history] == list(range(1, kept + 1))
 
 
 def test_fit_logs_the_schedule_and_both_parameter_sets(data):

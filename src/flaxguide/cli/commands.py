@@ -16,7 +16,9 @@ Exit statuses: bad input 2, with one line that says what was wrong and how
 to fix it; a diverged run 3; a failure of the machine (MNIST missing, a
 checkpoint that could not be written) 1; Ctrl-C 130, and `SIGTERM` or
 `SIGHUP` (a scheduler, a container stop, a closed terminal) 128 plus the
-signal's number, each after saving the last finished epoch. The heavy imports
+signal's number. `train` told to stop finishes the epoch in flight, saves
+it and exits (a second signal: at once, the last finished epoch saved;
+[`StopSignals`][flaxguide.training.stops.StopSignals]). The heavy imports
 (JAX, torchvision) happen inside the commands, so `--help` and argument
 errors answer at once.
 """
@@ -24,11 +26,9 @@ errors answer at once.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from flaxguide.cli.arguments import (
@@ -46,6 +46,7 @@ from flaxguide.cli.arguments import (
     whole_number,
 )
 from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
+from flaxguide.training.stops import Stopped, StopSignals
 
 # The `train` options that set a config field of the same name
 # (`--batch-size`: `batch_size`).
@@ -63,34 +64,6 @@ CONFIG_OPTIONS = [
 
 
 DIVERGED = 3  # the exit status of a run that stopped on a non-finite loss
-# Signals that ask a process to end; training saves first, as on Ctrl-C.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class Stopped(KeyboardInterrupt):
-    """A stop signal, raised where the program is, so that it unwinds as on
-    Ctrl-C: the last finished epoch is saved, the lock released."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """While inside, `SIGTERM` and `SIGHUP` raise `Stopped` (Python's default
-    would end the process at once, losing the epochs since the last
-    checkpoint)."""
-
-    def stop(signum, frame):
-        raise Stopped(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -117,9 +90,13 @@ def cmd_train(args: argparse.Namespace) -> None:
                 "(from its run.json); "
                 f"drop {', '.join(given) or 'the other training options'}"
             )
-        metrics = resume_run(
-            run, stop_after=args.stop_after, devices=args.devices
-        )
+        with StopSignals() as stops:
+            metrics = resume_run(
+                run,
+                stop_after=args.stop_after,
+                devices=args.devices,
+                stops=stops,
+            )
     else:
         source = None
         if args.finetune_from:
@@ -131,16 +108,18 @@ def cmd_train(args: argparse.Namespace) -> None:
         # get_config leaves None alone, so switch clipping off here
         if args.no_clip:
             config = dataclasses.replace(config, clip_norm=None)
-        metrics = train_run(
-            config,
-            args.out,
-            preset=args.preset,
-            provenance=provenance(),
-            digits=args.digits,
-            finetune_from=source,
-            stop_after=args.stop_after,
-            devices=args.devices,
-        )
+        with StopSignals() as stops:
+            metrics = train_run(
+                config,
+                args.out,
+                preset=args.preset,
+                provenance=provenance(),
+                digits=args.digits,
+                finetune_from=source,
+                stop_after=args.stop_after,
+                devices=args.devices,
+                stops=stops,
+            )
     if metrics is None:
         print(
             "stopped as asked; continue with: python -m flaxguide "
@@ -422,7 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     from flaxguide.training.loop import DivergedError
 
     try:
-        with stop_signals_interrupt():
+        # a stop signal raises Stopped where the program is; `train` holds
+        # it while an epoch is in flight
+        with StopSignals():
             args.func(args)
     except ConfigError as err:
         # Name the option the user typed, as argparse does for its own
@@ -455,6 +436,6 @@ def main(argv: list[str] | None = None) -> None:
             )
         # the shell's status of a process the signal ended: 128 + its number
         status, how = 130, "interrupted"
-        if isinstance(err, Stopped):
+        if isinstance(err, Stopped) and err.signum != signal.SIGINT:
             status, how = 128 + err.signum, f"stopped by {err}"
         cli.exit(status, f"{cli.prog} {args.command}: {how}{hint}\n")

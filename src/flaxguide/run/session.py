@@ -59,6 +59,7 @@ from flaxguide.training.sharding import (
     data_mesh,
     on_devices,
 )
+from flaxguide.training.stops import StopSignals
 
 # What a finetuned run takes from the run it starts from; the rest of its
 # config is its own.
@@ -79,6 +80,7 @@ def train_run(
     finetune_from: Run | Path | None = None,
     stop_after: int | None = None,
     devices: int = 1,
+    stops: StopSignals | None = None,
 ) -> dict | None:
     """Train a new run into the empty directory `out`, from scratch or
     finetuned from a finished run.
@@ -98,6 +100,8 @@ def train_run(
             that `resume_run` continues.
         devices: train data-parallel on this many devices
             (`flaxguide.training.sharding`).
+        stops: the process's installed `StopSignals`: a stop signal then
+            waits for the epoch in flight (see `fit`).
 
     Returns:
         The final metrics (also written to `out/metrics.json`), or None when
@@ -128,7 +132,7 @@ def train_run(
                 config, out, preset, provenance, digits, finetune_from
             )
             return _train(run, state, [], run_manager(run), splits,
-                          stop_after, devices, start)  # fmt: skip
+                          stop_after, devices, stops, start)  # fmt: skip
     finally:
         # A new run that failed before it wrote run.json leaves no directory
         # behind.
@@ -144,6 +148,7 @@ def resume_run(
     stop_after: int | None = None,
     notify: Callable[[str], None] = _to_stderr,
     devices: int = 1,
+    stops: StopSignals | None = None,
 ) -> dict | None:
     """Go on training an interrupted run from its newest intact checkpoint.
 
@@ -155,6 +160,7 @@ def resume_run(
             moved to `damaged/` in the run directory.
         devices: the devices to train on now; a run may resume on another
             number of devices than it started on.
+        stops: the process's installed `StopSignals` (see `fit`).
 
     Returns:
         The final metrics, or None when `stop_after` ended the session early.
@@ -175,10 +181,12 @@ def resume_run(
         state, history, manager = resume_newest_intact(run, notify)
         splits = _splits(run.config, run.digits)
         return _train(run, state, history, manager, splits, stop_after,
-                      devices, start)  # fmt: skip
+                      devices, stops, start)  # fmt: skip
 
 
-def _train(run, state, history, manager, splits, stop_after, devices, start):
+def _train(
+    run, state, history, manager, splits, stop_after, devices, stops, start
+):
     """Train `run` on `splits` from `state` (its `history` so far), keeping
     each epoch through `manager`; measure it if it finished."""
     train, test, judge_test = splits
@@ -196,6 +204,7 @@ def _train(run, state, history, manager, splits, stop_after, devices, start):
         save=saver(manager),
         stop_after=stop_after,
         batch_sharding=sharding,
+        stops=stops,
     )
     manager.wait_until_finished()
     if not finished:

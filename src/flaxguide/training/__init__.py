@@ -9,5 +9,6 @@ Flax API.
   else calls it;
 - `loop`: `fit`, which trains epoch by epoch and hands each finished one to
   a `save` callback;
+- `stops`: stop signals that wait for the epoch in flight;
 - `sharding`: spreading each batch over devices.
 """

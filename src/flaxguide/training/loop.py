@@ -10,6 +10,7 @@ checkpoint in a run directory, see
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from flaxguide.config import Config, seed_for
 from flaxguide.model.linen import build_model
 from flaxguide.training.backend import State, as_linen, create_epoch
 from flaxguide.training.epoch import create_eval_step
+from flaxguide.training.stops import StopSignals
 
 # `save(epoch, state, history, nelbo, force)`: keep a finished epoch
 # (`force` for the last one, or before giving up); see
@@ -48,6 +50,7 @@ def fit(
     stop_after: int | None = None,
     progress: bool = True,
     batch_sharding=None,
+    stops: StopSignals | None = None,
 ) -> tuple[State, list[dict], bool]:
     """Train `state` up to `config.epochs` epochs; returns (state, history,
     finished).
@@ -59,7 +62,8 @@ def fit(
     early, leaving a run that `--resume` continues. `history` holds the rows
     of the epochs already trained: a resumed run goes on from there.
     `batch_sharding` splits each batch over devices (the state and data
-    already on them).
+    already on them). With `stops`, a stop signal waits for the epoch in
+    flight, which is saved, and then raises `Stopped`.
 
     Args:
         config: the run's `Config`.
@@ -73,6 +77,7 @@ def fit(
         stop_after: the most epochs this call trains; `None`: all left.
         progress: show a progress bar.
         batch_sharding (NamedSharding | None): the sharding of each batch.
+        stops: the process's installed `StopSignals`, or `None`.
 
     Returns:
         `(state, history, finished)`: the state after the last epoch, one
@@ -81,7 +86,8 @@ def fit(
 
     Raises:
         DivergedError: an epoch's loss or gradient norm was not finite.
-        KeyboardInterrupt: re-raised once the last finished epoch is saved.
+        KeyboardInterrupt: re-raised once the last finished epoch is saved
+            (`Stopped`, a kind of it, for a stop signal).
     """
     history = list(history or [])
     train_epoch = create_epoch(config, state, batch_sharding)
@@ -94,38 +100,48 @@ def fit(
         range(first, config.epochs + 1), desc="epochs", disable=not progress
     )
     done = 0
+    # a signal raised inside JAX or Orbax could be caught there
+    held = contextlib.nullcontext() if stops is None else stops.held()
     try:
-        for epoch in bar:
-            start = time.perf_counter()
-            new_state, metrics = train_epoch(state, *train)
-            # waits for the epoch: the timing is honest
-            metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - start
-            _check_finite(epoch, metrics, save, state, history)
-            row = _epoch_row(
-                config,
-                epoch,
-                seconds,
-                metrics,
-                new_state,
-                test,
-                eval_step,
-                eval_key,
-            )
-            # The state and its history row change together, so Ctrl-C saves
-            # a matching pair.
-            state = new_state
-            history.append(row)
-            done += 1
-            last = epoch == config.epochs or done == stop_after
-            if save is not None:
-                save(epoch, state, history, row["test_ema_nelbo"], last)
-            bar.set_postfix(
-                loss=f"{row['train_loss']:.2f}",
-                test=f"{row['test_ema_nelbo']:.2f}",
-            )
-            if done == stop_after:
-                break
+        with held:
+            for epoch in bar:
+                start = time.perf_counter()
+                new_state, metrics = train_epoch(state, *train)
+                # waits for the epoch: the timing is honest
+                metrics = jax.device_get(metrics)
+                seconds = time.perf_counter() - start
+                _check_finite(epoch, metrics, save, state, history)
+                row = _epoch_row(
+                    config,
+                    epoch,
+                    seconds,
+                    metrics,
+                    new_state,
+                    test,
+                    eval_step,
+                    eval_key,
+                )
+                # The state and its history row change together, so Ctrl-C
+                # saves a matching pair.
+                state = new_state
+                history.append(row)
+                done += 1
+                stopping = stops is not None and stops.received is not None
+                last = epoch == config.epochs or done == stop_after
+                if save is not None:
+                    save(
+                        epoch,
+                        state,
+                        history,
+                        row["test_ema_nelbo"],
+                        last or stopping,
+                    )
+                bar.set_postfix(
+                    loss=f"{row['train_loss']:.2f}",
+                    test=f"{row['test_ema_nelbo']:.2f}",
+                )
+                if done == stop_after or stopping:
+                    break
     except KeyboardInterrupt:
         _save_last_finished(save, state, history)  # nothing lost
         raise
