@@ -76,30 +76,39 @@ def test_resume_equals_uninterrupted(data, tmp_path, api):
     assert without_time(resumed_history) == without_time(straight_history)
 
 
-@pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
-def test_a_stop_signal_waits_for_the_epoch_in_flight(signals, data, tmp_path, monkeypatch):
-    # Ctrl-C pressed as the second epoch starts: once, the epoch finishes and is saved, then
-    # fit raises; twice, it raises at once and the first epoch is what is kept.
+def on_second_epoch(monkeypatch, action):
+    """Make `fit`'s epochs call `action()` as the second one starts."""
     import flaxguide.training.loop as train_module
 
-    train, test = data
-    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
-    steps_per_epoch = train[0].shape[0] // config.batch_size
     real = train_module.create_epoch
 
-    def signalled_on_second_epoch(config, state, batch_sharding):
+    def create_epoch(config, state, batch_sharding):
         epoch, calls = real(config, state, batch_sharding), []
 
         def train_epoch(state, images, labels):
             calls.append(1)
             if len(calls) == 2:
-                for _ in range(signals):
-                    os.kill(os.getpid(), signal.SIGINT)
+                action()
             return epoch(state, images, labels)
 
         return train_epoch
 
-    monkeypatch.setattr(train_module, "create_epoch", signalled_on_second_epoch)
+    monkeypatch.setattr(train_module, "create_epoch", create_epoch)
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+def test_a_stop_signal_waits_for_the_epoch_in_flight(signals, data, tmp_path, monkeypatch):
+    # Ctrl-C pressed as the second epoch starts: once, the epoch finishes and is saved, then
+    # fit raises; twice, it raises at once and the first epoch is what is kept.
+    train, test = data
+    config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+
+    def press():
+        for _ in range(signals):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    on_second_epoch(monkeypatch, press)
     manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
     state = create_train_state(config, jax.random.key(0), steps_per_epoch)
     with StopSignals() as stops, pytest.raises(Stopped) as stopped:
@@ -136,25 +145,14 @@ def test_fit_logs_the_schedule_and_both_parameter_sets(data):
 
 
 def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
-    import flaxguide.training.loop as train_module
-
     train, test = data
     config = get_config("quick", epochs=4, warmup_epochs=1, batch_size=256, save_every=3)
     steps_per_epoch = train[0].shape[0] // config.batch_size
-    real = train_module.create_epoch
 
-    def interrupted_on_second_epoch(config, state, batch_sharding):
-        epoch, calls = real(config, state, batch_sharding), []
+    def interrupt():
+        raise KeyboardInterrupt
 
-        def train_epoch(state, images, labels):
-            calls.append(1)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return epoch(state, images, labels)
-
-        return train_epoch
-
-    monkeypatch.setattr(train_module, "create_epoch", interrupted_on_second_epoch)
+    on_second_epoch(monkeypatch, interrupt)
     manager = checkpoint_manager(tmp_path / "ckpt", save_every=3, keep=2)
     state = create_train_state(config, jax.random.key(0), steps_per_epoch)
     with pytest.raises(KeyboardInterrupt):
