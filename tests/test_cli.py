@@ -66,6 +66,10 @@ def run_cli(capsys, *argv):
         ),
         (["train", "--clip-norm", "0", "--out", "x"], "argument --clip-norm: clip_norm must be"),
         (["train", "--api", "torch", "--out", "x"], "argument --api: invalid choice: 'torch'"),
+        (
+            ["train", "--precision", "float16", "--out", "x"],
+            "argument --precision: invalid choice: 'float16'",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
@@ -435,3 +439,14 @@ def test_resume_names_a_run_json_field_of_the_wrong_kind(capsys, tmp_path):
         f"python -m flaxguide train: error: {tmp_path}/run.json: config.latent_dim: latent_dim "
         "must be a whole number, got 'many'"
     ]
+
+
+def test_a_bfloat16_run_records_its_precision_and_keeps_it(capsys, tmp_path, mnist_env):
+    out = tmp_path / "bf16"
+    argv = ["--digits", "0", "--epochs", "2", "--stop-after", "1", "--out", str(out)]
+    main(["train", "--precision", "bfloat16", *argv])
+    assert read_run(out).config.precision == "bfloat16"
+    assert json.loads((out / "run.json").read_text())["config"]["precision"] == "bfloat16"
+    code, err = run_cli(capsys, "train", "--resume", "--precision", "float32", "--out", str(out))
+    assert code == 2
+    assert "with its own settings (from its run.json); drop --precision" in err

@@ -5,11 +5,13 @@ import os
 import signal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import mnist_slices
 
-from flaxguide.config import get_config
+from flaxguide.config import get_config, seed_for
+from flaxguide.model.linen import build_model
 from flaxguide.run.checkpoint import (
     checkpoint_manager,
     latest_epoch,
@@ -17,6 +19,7 @@ from flaxguide.run.checkpoint import (
     saver,
 )
 from flaxguide.training.backend import initial_state
+from flaxguide.training.epoch import create_eval_step
 from flaxguide.training.linen import create_train_state
 from flaxguide.training.loop import fit
 from flaxguide.training.stops import Stopped, StopSignals
@@ -164,3 +167,24 @@ def test_ctrl_c_saves_the_last_finished_epoch(data, tmp_path, monkeypatch):
         manager, create_train_state(config, jax.random.key(0), steps_per_epoch)
     )
     assert [row["epoch"] for row in history] == [1]
+
+
+def test_a_bfloat16_run_keeps_float32_state_and_is_evaluated_in_float32(data):
+    train, test = data
+    config = get_config("quick", epochs=1, batch_size=256, precision="bfloat16")
+    steps_per_epoch = train[0].shape[0] // config.batch_size
+    state = create_train_state(config, jax.random.key(0), steps_per_epoch)
+    state, history, _ = fit(config, state, train, test, progress=False)
+    floats = [
+        leaf
+        for part in (state.params, state.opt_state, state.ema_params)
+        for leaf in jax.tree.leaves(part)
+        if jnp.issubdtype(leaf.dtype, jnp.floating)
+    ]
+    assert floats and {leaf.dtype for leaf in floats} == {jnp.dtype(jnp.float32)}
+    # The epoch's test negative ELBO is the float32 model's, not the bfloat16 one it trained.
+    key = jax.random.fold_in(jax.random.key(seed_for(config, "epoch_eval")), 1)
+    in_float32 = create_eval_step(build_model(config))(state.params, *test, key)
+    in_bfloat16 = create_eval_step(build_model(config, "bfloat16"))(state.params, *test, key)
+    assert history[0]["test_nelbo"] == float(in_float32["nelbo"])
+    assert history[0]["test_nelbo"] != float(in_bfloat16["nelbo"])

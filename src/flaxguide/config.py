@@ -25,6 +25,8 @@ class ConfigError(ValueError):
 # learning-rate schedules `make_optimiser` builds
 SCHEDULES = ("warmup_cosine", "constant")
 APIS = ("linen", "nnx")  # the Flax APIs a run can be trained with
+# what a model may compute in while it trains (its parameters: float32)
+PRECISIONS = ("float32", "bfloat16")
 POSITIVE_FIELDS = (
     "learning_rate",
     "latent_dim",
@@ -115,6 +117,9 @@ class Config:
         keep_checkpoints: how many of the latest checkpoints are kept,
             besides the best.
         api: the Flax API that trains the model, `"linen"` or `"nnx"`.
+        precision: what the model computes in while it trains, `"float32"`
+            or `"bfloat16"`; parameters, optimiser state, the loss and
+            every evaluation stay float32.
         judge_epochs: epochs of training of the classifier that reads
             generated digits.
         samples_per_digit: samples per class the classifier reads for
@@ -172,6 +177,8 @@ class Config:
     # The Flax API that trains the model: Linen (the chapters' main thread)
     # or NNX (its twin).
     api: str = "linen"
+    # bfloat16: the layers compute in bfloat16 while training (chapter 6)
+    precision: str = "float32"
 
     # The judge: a separate MLP classifier that labels generated digits.
     judge_epochs: int = 10
@@ -225,6 +232,12 @@ class Config:
             choices = " or ".join(map(repr, APIS))
             raise ConfigError(
                 f"api must be {choices}, got {self.api!r}", "api"
+            )
+        if self.precision not in PRECISIONS:
+            choices = " or ".join(map(repr, PRECISIONS))
+            raise ConfigError(
+                f"precision must be {choices}, got {self.precision!r}",
+                "precision",
             )
         if self.schedule not in SCHEDULES:
             choices = " or ".join(map(repr, SCHEDULES))

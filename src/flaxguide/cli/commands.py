@@ -45,7 +45,14 @@ from flaxguide.cli.arguments import (
     sample_count,
     whole_number,
 )
-from flaxguide.config import APIS, PRESETS, SCHEDULES, Config, ConfigError
+from flaxguide.config import (
+    APIS,
+    PRECISIONS,
+    PRESETS,
+    SCHEDULES,
+    Config,
+    ConfigError,
+)
 from flaxguide.training.stops import Stopped, StopSignals
 
 # The `train` options that set a config field of the same name
@@ -285,6 +292,12 @@ def parser() -> argparse.ArgumentParser:
         choices=APIS,
         help="the Flax API to train with (default linen; a resumed or "
         "finetuned run keeps its own)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="what the model computes in while it trains (default float32; "
+        "parameters, optimiser and evaluation stay float32)",
     )
     train.add_argument(
         "--digits",

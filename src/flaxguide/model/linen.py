@@ -4,10 +4,13 @@ from it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from flaxguide.model.precision import product_options
 
 
 # --8<-- [start:feedforward]
@@ -18,11 +21,19 @@ class FeedForward(nn.Module):
     dimensions: Sequence[int] = (256, 128, 64)
     activation_fn: Callable[[jax.Array], jax.Array] = nn.relu
     drop_last_activation: bool = False
+    # What the layers compute in; their parameters are float32 whatever it
+    # is.
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for i, dim in enumerate(self.dimensions):
-            x = nn.Dense(dim)(x)
+            x = nn.Dense(
+                dim,
+                dtype=self.dtype,
+                param_dtype=jnp.float32,
+                **product_options(self.dtype, "linen"),
+            )(x)
             is_last = i == len(self.dimensions) - 1
             if not (is_last and self.drop_last_activation):
                 x = self.activation_fn(x)
@@ -41,24 +52,32 @@ class VAE(nn.Module):
     decoder_dims: Sequence[int] = (256, 512, 784)
     latent_dim: int = 32
     num_classes: int = 10
+    dtype: Any = jnp.float32  # what the layers compute in (chapter 6)
 
     def setup(self):
-        self.encoder = FeedForward(self.encoder_dims)
+        self.encoder = FeedForward(self.encoder_dims, dtype=self.dtype)
         # One layer emits both halves of q(z | x, c): no activation, they may
         # be negative.
-        self.to_latent = nn.Dense(2 * self.latent_dim)
+        self.to_latent = nn.Dense(
+            2 * self.latent_dim,
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            **product_options(self.dtype, "linen"),
+        )
         # The decoder's last layer emits logits, so it must not end in a
         # ReLU.
         self.decoder = FeedForward(
-            self.decoder_dims, drop_last_activation=True
+            self.decoder_dims, drop_last_activation=True, dtype=self.dtype
         )
 
     def encode(
         self, x: jax.Array, c: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         h = self.encoder(jnp.concatenate([x, self.one_hot(c)], axis=-1))
-        # (B, latent_dim) each
-        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)
+        # (B, latent_dim) each, float32 whatever the layers computed in: the
+        # KL and the sampling of z need it
+        stats = self.to_latent(h).astype(jnp.float32)
+        mean, logvar = jnp.split(stats, 2, axis=-1)
         return mean, logvar
 
     def reparam(
@@ -69,8 +88,9 @@ class VAE(nn.Module):
         return mean + jnp.exp(0.5 * logvar) * eps
 
     def decode(self, z: jax.Array, c: jax.Array) -> jax.Array:
-        # (B, 784) logits
-        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
+        # (B, 784) logits, float32 for the likelihood's sums
+        h = self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
+        return h.astype(jnp.float32)
 
     def __call__(
         self, x: jax.Array, c: jax.Array, key: jax.Array
@@ -87,12 +107,16 @@ class VAE(nn.Module):
 
 
 # --8<-- [start:build_model]
-def build_model(config) -> VAE:
-    """The model a `Config` describes.
+def build_model(config, precision: str = "float32") -> VAE:
+    """The model a `Config` describes, computing in `precision`.
+
+    Training builds it in `config.precision`; evaluation leaves the default,
+    float32. The parameters are float32 either way, so one set serves both.
 
     Args:
         config (Config): the run's config; its layer sizes, `latent_dim` and
             `num_classes` are read.
+        precision: `"float32"` or `"bfloat16"`, what the layers compute in.
 
     Returns:
         The `VAE`, without parameters: `model.init` makes them.
@@ -102,6 +126,7 @@ def build_model(config) -> VAE:
         config.decoder_dims,
         config.latent_dim,
         config.num_classes,
+        dtype=jnp.dtype(precision),
     )
 
 

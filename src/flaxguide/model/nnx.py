@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flaxguide.config import Config
+from flaxguide.model.precision import product_options
 
 
 # --8<-- [start:feedforward]
@@ -31,13 +32,22 @@ class FeedForward(nnx.Module):
         *,
         rngs: nnx.Rngs,
         drop_last_activation=False,
+        dtype=jnp.float32,
     ):
         sizes = (in_features, *dims)
         # NNX needs the input size up front: it creates the parameters here,
-        # not at first call.
+        # not at first call. They are float32 whatever `dtype`, what the
+        # layers compute in.
         self.layers = nnx.List(
             [
-                nnx.Linear(i, o, rngs=rngs)
+                nnx.Linear(
+                    i,
+                    o,
+                    dtype=dtype,
+                    param_dtype=jnp.float32,
+                    **product_options(dtype, "nnx"),
+                    rngs=rngs,
+                )
                 for i, o in itertools.pairwise(sizes)
             ]
         )
@@ -57,20 +67,31 @@ class FeedForward(nnx.Module):
 # --8<-- [start:vae]
 class VAE(nnx.Module):
     """The CVAE of chapter 4, as an NNX module: encoder and decoder see the
-    class as one-hot."""
+    class as one-hot. It computes in `config.precision` (its parameters are
+    float32); evaluation reads its parameters into the float32 Linen
+    model."""
 
     def __init__(self, config: Config, *, rngs: nnx.Rngs):
         self.num_classes, self.latent_dim = (
             config.num_classes,
             config.latent_dim,
         )
+        dtype = jnp.dtype(config.precision)
         self.encoder = FeedForward(
-            784 + config.num_classes, config.encoder_dims, rngs=rngs
+            784 + config.num_classes,
+            config.encoder_dims,
+            rngs=rngs,
+            dtype=dtype,
         )
         # One layer emits both halves of q(z | x, c): no activation, they may
         # be negative.
         self.to_latent = nnx.Linear(
-            config.encoder_dims[-1], 2 * config.latent_dim, rngs=rngs
+            config.encoder_dims[-1],
+            2 * config.latent_dim,
+            dtype=dtype,
+            param_dtype=jnp.float32,
+            **product_options(dtype, "nnx"),
+            rngs=rngs,
         )
         decoder_in = config.latent_dim + config.num_classes
         self.decoder = FeedForward(
@@ -78,6 +99,7 @@ class VAE(nnx.Module):
             config.decoder_dims,
             rngs=rngs,
             drop_last_activation=True,
+            dtype=dtype,
         )
 
     def one_hot(self, c: jax.Array) -> jax.Array:
@@ -87,13 +109,16 @@ class VAE(nnx.Module):
         self, x: jax.Array, c: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         h = self.encoder(jnp.concatenate([x, self.one_hot(c)], axis=-1))
-        # (B, latent_dim) each
-        mean, logvar = jnp.split(self.to_latent(h), 2, axis=-1)
+        # (B, latent_dim) each, float32 whatever the layers computed in: the
+        # KL and the sampling of z need it
+        stats = self.to_latent(h).astype(jnp.float32)
+        mean, logvar = jnp.split(stats, 2, axis=-1)
         return mean, logvar
 
     def decode(self, z: jax.Array, c: jax.Array) -> jax.Array:
-        # (B, 784) logits
-        return self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
+        # (B, 784) logits, float32 for the likelihood's sums
+        h = self.decoder(jnp.concatenate([z, self.one_hot(c)], axis=-1))
+        return h.astype(jnp.float32)
 
     def __call__(self, x: jax.Array, c: jax.Array, key: jax.Array):
         mean, logvar = self.encode(x, c)

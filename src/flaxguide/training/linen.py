@@ -113,9 +113,9 @@ def create_state_epoch(
             `(N,)` labels; its metrics `"loss"`, `"rec"`, `"kl"`,
             `"grad_norm"` and `"learning_rate"` hold one value per step.
     """
-    loss_fn = make_loss_fn(
-        build_model(config), config.kl_weight, config.binarize
-    )
+    # the model computes in the run's precision while it trains
+    model = build_model(config, config.precision)
+    loss_fn = make_loss_fn(model, config.kl_weight, config.binarize)
     grad_fn = grad_fn or jax.grad(loss_fn, has_aux=True)
     batch_size = batch_size or config.batch_size
 
@@ -371,9 +371,9 @@ def create_finetune_epoch(
     Returns:
         (Callable): `train_epoch`, as `create_state_epoch` returns it.
     """
-    loss_fn = make_loss_fn(
-        build_model(config), config.kl_weight, config.binarize
-    )
+    # the model computes in the run's precision while it trains
+    model = build_model(config, config.precision)
+    loss_fn = make_loss_fn(model, config.kl_weight, config.binarize)
     grad_fn = trainable_grad(loss_fn, frozen)
     # The frozen zeros add nothing to the logged `grad_norm`.
     return create_state_epoch(config, batch_size, grad_fn, batch_sharding)
