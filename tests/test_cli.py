@@ -11,8 +11,10 @@ import pytest
 from conftest import built_once
 from matplotlib.image import imread
 
+from flaxguide.chapters import precision
 from flaxguide.chapters.debugging import count_compiles
 from flaxguide.cli.commands import main
+from flaxguide.run.directory import read_metrics
 from flaxguide.run.record import read_run
 from flaxguide.run.restore import restore_run
 
@@ -450,3 +452,18 @@ def test_a_bfloat16_run_records_its_precision_and_keeps_it(capsys, tmp_path, mni
     code, err = run_cli(capsys, "train", "--resume", "--precision", "float32", "--out", str(out))
     assert code == 2
     assert "with its own settings (from its run.json); drop --precision" in err
+
+
+def test_the_precision_table_reads_finished_runs(capsys, quick_run, nnx_run, tmp_path):
+    out = tmp_path / "precision.json"
+    precision.main(["--runs", str(quick_run), str(nnx_run), "--out", str(out)])
+    rows = json.loads(out.read_text())["runs"]
+    assert [(row["run"], row["api"], row["precision"]) for row in rows] == [
+        (quick_run.name, "linen", "float32"),
+        (nnx_run.name, "nnx", "float32"),
+    ]
+    assert rows[0]["test_nll"] == read_metrics(quick_run)["test_nll"]
+    with pytest.raises(SystemExit) as exit_info:
+        precision.main(["--runs", str(tmp_path), "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err

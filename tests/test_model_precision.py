@@ -1,7 +1,5 @@
 """bfloat16 compute with float32 parameters: the product, the layers, both models."""
 
-import re
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -9,6 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from flaxguide.chapters.debugging import dot_operand_types
 from flaxguide.config import ConfigError, get_config
 from flaxguide.model import nnx as nnx_models
 from flaxguide.model.linen import build_model
@@ -47,21 +46,12 @@ def test_the_product_refuses_what_is_not_a_dense_layers(key):
         bf16_dot_general(x, w, (((0,), (0,)), ((), ())))
 
 
-def dot_operand_types(hlo: str) -> list[tuple[str, str]]:
-    """The element types of the two operands of every dot in compiled HLO text."""
-    types = dict(re.findall(r"%?([\w.-]+) = (\w+)\[", hlo))  # instructions
-    types |= dict(re.findall(r"([\w.-]+): (\w+)\[", hlo))  # computations' parameters
-    return [
-        (types[a], types[b])
-        for a, b in re.findall(r"= \w+\[[^\]]*\]\{[^}]*\} dot\(%([\w.-]+), %([\w.-]+)\)", hlo)
-    ]
-
-
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the mend is for XLA's CPU backend")
 def test_on_a_cpu_every_product_of_a_bfloat16_layer_takes_bfloat16_operands(key):
     # A dense layer's forward product and the two of its backward pass. Flax's own bfloat16
-    # layer leaves XLA converting the transposed operands back to float32; with the options
-    # the guide's models use, all three products read bfloat16.
+    # layer leaves XLA running the weight's gradient on operands converted back to float32;
+    # with the options the guide's models use, all three read bfloat16 and accumulate in
+    # float32.
     x = jax.random.normal(key, (128, 794)).astype(BF16)
 
     def products(layer):
@@ -77,8 +67,8 @@ def test_on_a_cpu_every_product_of_a_bfloat16_layer_takes_bfloat16_operands(key)
     mended = products(
         nn.Dense(512, dtype=BF16, param_dtype=jnp.float32, **product_options(BF16, "linen"))
     )
-    assert len(plain) == 3 and ("f32", "f32") in plain
-    assert mended == [("bf16", "bf16")] * 3
+    assert plain == {"bf16 x bf16 -> bf16": 2, "f32 x f32 -> f32": 1}
+    assert mended == {"bf16 x bf16 -> f32": 3}
 
 
 def test_float32_needs_no_options_and_float16_is_refused():

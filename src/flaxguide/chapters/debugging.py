@@ -211,3 +211,37 @@ def profile_shares(
 
 
 # --8<-- [end:profile_shares]
+
+
+# --8<-- [start:dot_operand_types]
+# In compiled HLO text: where a value is defined (an instruction, or a
+# parameter of the computation that holds it), with its element type; and a
+# matrix multiply, with its result's type and its two operands.
+_DEFINED = re.compile(r"%?([\w.-]+) = (\w+)\[")
+_PARAMETER = re.compile(r"([\w.-]+): (\w+)\[")
+_DOT = re.compile(
+    r"= (\w+)\[[^\]]*\]\{[^}]*\} dot\(%([\w.-]+), %([\w.-]+)\)"
+)
+
+
+def dot_operand_types(hlo_text: str) -> collections.Counter:
+    """How many matrix multiplies of a compiled program take which operand
+    types, as XLA runs them: `{"bf16 x bf16 -> f32": 17}`.
+
+    Args:
+        hlo_text: the compiled program, `jitted.lower(...).compile()
+            .as_text()`.
+
+    Returns:
+        A count per `"lhs x rhs -> result"` element types.
+    """
+    types = dict(_DEFINED.findall(hlo_text)) | dict(
+        _PARAMETER.findall(hlo_text)
+    )
+    return collections.Counter(
+        f"{types[lhs]} x {types[rhs]} -> {result}"
+        for result, lhs, rhs in _DOT.findall(hlo_text)
+    )
+
+
+# --8<-- [end:dot_operand_types]

@@ -7,14 +7,16 @@ models set both;
 [`product_options`][flaxguide.model.precision.product_options] adds what
 bfloat16 needs on XLA's CPU backend.
 
-There a bfloat16 product stays bfloat16 only when both operands are
-row-major `[M, K] @ [K, N]`; the two products of a dense layer's backward
-pass (`g @ w.T`, `x.T @ g`) take transposed operands, which XLA converts
-back to float32, so the backward pass runs at float32 speed.
-[`bf16_dot_general`][flaxguide.model.precision.bf16_dot_general] makes the
-transposed operands real row-major copies. And a bias added in bfloat16
-has for gradient a sum over the batch that XLA's CPU backend reduces
-slowly in bfloat16; the bias is added in float32 instead.
+XLA keeps a transpose as a view of the array it transposes, and its CPU
+backend does not read every such view in bfloat16: of a dense layer's
+backward products, the weight's gradient `x.T @ g` runs as a float32
+product on converted operands, and the input's gradient `g @ w.T` does
+too once it is asked to accumulate in float32. So the backward pass runs at
+float32 speed.
+[`bf16_dot_general`][flaxguide.model.precision.bf16_dot_general] gives both
+products real row-major copies. And a bias added in bfloat16 has for
+gradient a sum over the batch that XLA's CPU backend reduces slowly in
+bfloat16; the bias is added in float32 instead.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import jax.numpy as jnp
 from flaxguide.config import PRECISIONS
 
 
+# --8<-- [start:matmul]
 def _row_major_transpose(a: jax.Array) -> jax.Array:
     """`a.T` as a row-major copy: flattened behind an optimization barrier,
     so that XLA cannot keep it as a transposed view of `a`."""
@@ -61,6 +64,7 @@ def _matmul_backward(saved, g):
 
 
 _matmul.defvjp(_matmul_forward, _matmul_backward)
+# --8<-- [end:matmul]
 
 
 def bf16_dot_general(

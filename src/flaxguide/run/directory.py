@@ -64,10 +64,10 @@ def compare_runs(runs: list[Run]) -> list[dict]:
         runs: the records of finished runs.
 
     Returns:
-        One dict per run, in order: its directory's name, commit, API and
-            main settings, then its test negative ELBO and conditional
-            accuracy (EMA and raw parameters), `test_nll` (`None` for a run
-            without it) and training seconds.
+        One dict per run, in order: its directory's name, commit, API,
+            precision and main settings, then its test negative ELBO and
+            conditional accuracy (EMA and raw parameters), `test_nll`
+            (`None` for a run without it) and training seconds.
 
     Raises:
         RunError: a run has not finished (it has no `metrics.json`).
@@ -81,6 +81,7 @@ def compare_runs(runs: list[Run]) -> list[dict]:
                 "run": run.directory.name,
                 "commit": run.provenance.get("commit"),
                 "api": config.api,
+                "precision": config.precision,
                 "seed": config.seed,
                 "binarize": config.binarize,
                 "epochs": config.epochs,
