@@ -43,12 +43,14 @@ def best_time(fn, repeats: int) -> float:
     return best
 
 
-def matmul_gflops(sizes=(1024, 2048), repeats: int = 5) -> float:
-    """The best fp32 `jnp.dot` rate over square sizes, in GFLOP/s (2 n^3
-    FLOPs each)."""
+def matmul_gflops(
+    sizes=(1024, 2048), repeats: int = 5, dtype=jnp.float32
+) -> float:
+    """The best `jnp.dot` rate over square sizes in `dtype` (float32 unless
+    asked), in GFLOP/s (2 n^3 FLOPs each)."""
     best = 0.0
     for n in sizes:
-        a = jax.random.normal(jax.random.key(n), (n, n))
+        a = jax.random.normal(jax.random.key(n), (n, n)).astype(dtype)
         dot = jax.jit(jnp.dot)
         dot(a, a).block_until_ready()
         seconds = best_time(
@@ -258,6 +260,61 @@ def api_rows(config: Config, train, batch_size: int = 128) -> list[dict]:
     ]
 
 
+def precision_rows(
+    config: Config, train, batch_size: int = 128, repeats: int = 3
+) -> list[dict]:
+    """The whole epoch `train` runs, in float32 and in bfloat16 (`--precision
+    bfloat16`), as examples/s and as a share of the matmul rate in the same
+    precision. Both count the float32 step's FLOPs: the same arithmetic.
+    The two epochs are timed in alternation, best of `repeats` each."""
+    images, labels = train
+    steps = images.shape[0] // batch_size
+    flops = step_flops(config, batch_size) / batch_size
+    epochs = {}
+    for precision in ("float32", "bfloat16"):
+        cfg = dataclasses.replace(config, precision=precision)
+        state = initial_state(cfg, steps)
+        epoch = create_epoch(cfg, state, None)
+        jax.block_until_ready(epoch(state, images, labels))  # compile
+        epochs[precision] = (epoch, state)
+    best = dict.fromkeys(epochs, float("inf"))
+    for _ in range(repeats):
+        for precision, (epoch, state) in epochs.items():
+            best[precision] = min(
+                best[precision],
+                best_time(
+                    lambda e=epoch, s=state: jax.block_until_ready(
+                        e(s, images, labels)
+                    ),
+                    1,
+                ),
+            )
+    rows = []
+    for precision, seconds in best.items():
+        rate = steps * batch_size / seconds
+        matmul = matmul_gflops(dtype=jnp.dtype(precision))
+        rows.append(
+            {
+                "precision": precision,
+                "batch_size": batch_size,
+                "examples_per_second": round(rate, 1),
+                "gflops_per_second": round(rate * flops / 1e9, 2),
+                "matmul_gflops_per_second": round(matmul, 1),
+                "fraction_of_matmul": round(rate * flops / 1e9 / matmul, 3),
+            }
+        )
+    return rows
+
+
+def _report_precision(rows: list[dict], progress) -> None:
+    for row in rows:
+        progress(
+            f"{row['precision']} whole epoch @ {row['batch_size']}: "
+            f"{row['examples_per_second']:,.0f} examples/s, "
+            f"{row['fraction_of_matmul']:.0%} of its matmul rate"
+        )
+
+
 def run_benchmark(
     config: Config, train, mnist_root, *, progress=print
 ) -> dict:
@@ -330,6 +387,8 @@ def run_benchmark(
             f"{row['path']} @ 128: {row['examples_per_second']:,.0f} "
             "examples/s"
         )
+    precisions = precision_rows(config, train)
+    _report_precision(precisions, progress)
     return {
         "matmul_gflops_per_second": round(gflops, 1),
         "flops_per_example": {
@@ -337,6 +396,7 @@ def run_benchmark(
         },
         "rows": rows,
         "api_rows": apis,
+        "precision_rows": precisions,
     }
 
 
@@ -347,16 +407,33 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m flaxguide.chapters.bench", description=__doc__
     )
     cli.add_argument("--out", type=Path, required=True, help="a .json file")
-    cli.add_argument(
+    only = cli.add_mutually_exclusive_group()
+    only.add_argument(
         "--only-apis",
         action="store_true",
         help="measure only the Linen/NNX rows and add them to the "
         "existing --out file",
     )
+    only.add_argument(
+        "--only-precision",
+        action="store_true",
+        help="measure only the float32/bfloat16 rows and add them to the "
+        "existing --out file",
+    )
     args = cli.parse_args(argv)
+    if (args.only_apis or args.only_precision) and not args.out.is_file():
+        cli.error(f"--out {args.out} must be an earlier result to add to")
     train = prepare(*load_mnist("train"))
     config = get_config("full")
-    if args.only_apis:
+    if args.only_precision:
+        result = json.loads(args.out.read_text())
+        rows = precision_rows(config, train)
+        _report_precision(rows, print)
+        result |= {
+            "precision_rows": rows,
+            "precision_measured": provenance(),
+        }
+    elif args.only_apis:
         result = json.loads(args.out.read_text())
         rows = api_rows(config, train)
         for row in rows:

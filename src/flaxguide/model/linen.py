@@ -21,8 +21,7 @@ class FeedForward(nn.Module):
     dimensions: Sequence[int] = (256, 128, 64)
     activation_fn: Callable[[jax.Array], jax.Array] = nn.relu
     drop_last_activation: bool = False
-    # What the layers compute in; their parameters are float32 whatever it
-    # is.
+    # what the layers compute in (their parameters stay float32)
     dtype: Any = jnp.float32
 
     @nn.compact

@@ -36,8 +36,8 @@ class FeedForward(nnx.Module):
     ):
         sizes = (in_features, *dims)
         # NNX needs the input size up front: it creates the parameters here,
-        # not at first call. They are float32 whatever `dtype`, what the
-        # layers compute in.
+        # not at first call. (`dtype`: what the layers compute in; their
+        # parameters stay float32.)
         self.layers = nnx.List(
             [
                 nnx.Linear(

@@ -70,10 +70,10 @@ _matmul.defvjp(_matmul_forward, _matmul_backward)
 def bf16_dot_general(
     lhs: jax.Array,
     rhs: jax.Array,
-    dimension_numbers,
-    precision=None,
-    preferred_element_type=None,
-    out_sharding=None,
+    dimension_numbers: tuple,
+    precision: object = None,
+    preferred_element_type: object = None,
+    out_sharding: object = None,
 ) -> jax.Array:
     """A dense layer's product `lhs @ rhs` in bfloat16 whose backward pass
     stays bfloat16 on XLA's CPU backend.
@@ -127,7 +127,7 @@ def _inputs_only_nnx(arrays, dtype=None):
     return _inputs_only(*arrays, dtype=dtype)
 
 
-def product_options(dtype, api: str) -> dict:
+def product_options(dtype: jnp.dtype | type, api: str) -> dict:
     """What a dense layer computing in `dtype` needs besides `dtype` and
     `param_dtype`: nothing, but for bfloat16 on XLA's CPU backend.
 
