@@ -35,18 +35,17 @@ def _row_major_transpose(a: jax.Array) -> jax.Array:
     return flat.reshape(a.shape[::-1])
 
 
-@jax.custom_vjp
-def _matmul(x: jax.Array, w: jax.Array) -> jax.Array:
-    # (B, K) bfloat16 @ (K, N) float32 kernel, cast here, accumulated in
-    # float32, returned in bfloat16
-    y = jnp.dot(x, w.astype(x.dtype), preferred_element_type=jnp.float32)
-    return y.astype(x.dtype)
-
-
 def _matmul_forward(x, w):
+    # (B, K) bfloat16 @ (K, N) float32 kernel, cast here, accumulated in
+    # float32, returned in bfloat16; the backward pass keeps the cast kernel
     w = w.astype(x.dtype)
     y = jnp.dot(x, w, preferred_element_type=jnp.float32).astype(x.dtype)
     return y, (x, w)
+
+
+@jax.custom_vjp
+def _matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+    return _matmul_forward(x, w)[0]
 
 
 def _matmul_backward(saved, g):
