@@ -20,11 +20,6 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     # subprocesses inherit the variable, so none of them makes or removes another.
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-# A size limit turns on JAX's file lock around every read and write of the cache: without one
-# (JAX's default, no limit) an entry is written in place, and a process reading it while another
-# writes it reads a truncated program ("Error -5 while decompressing data", a warning, so an error
-# here). 4 GiB is far above what a session writes (about 60 MB).
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 * 2**30))
 
 import jax
 

@@ -162,9 +162,12 @@ def run_page(page: Path, config_file: Path) -> list[tuple[Block, str]]:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The one warning the tests accept (pyproject.toml's filterwarnings says why): a compilation
+# cache entry read while another process writes it, which JAX compiles again.
+CACHE_READ_WARNING = "Error reading persistent compilation cache entry"
 # The tests' own first cell, never part of a reader's notebook: the strict settings every test
 # runs under (tests/conftest.py and pytest's `filterwarnings = error`).
-STRICT_CELL = """\
+STRICT_CELL = f"""\
 import warnings
 
 import jax
@@ -172,6 +175,7 @@ import jax
 warnings.simplefilter("error")
 # ...for the page's code and the libraries it calls, not for the kernel that runs it.
 warnings.filterwarnings("default", module=r"(ipykernel|jupyter_client|IPython|zmq|tornado)\\b")
+warnings.filterwarnings("ignore", {CACHE_READ_WARNING!r}, UserWarning)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 """
 

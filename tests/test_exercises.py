@@ -8,7 +8,7 @@ import exercises
 import page_blocks  # docs/_hooks, on the path docs_harness sets
 import pytest
 from conftest import DOCS, MKDOCS_YML, ROOT
-from docs_harness import PageError
+from docs_harness import CACHE_READ_WARNING, PageError
 from exercise_mutants import MUTANTS
 
 CHAPTERS = sorted(page_blocks.CHAPTERS)
@@ -37,7 +37,10 @@ def test_solutions_pass_and_wrong_answers_fail(name, monkeypatch):
         return
     env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={wanted}"}
     done = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "tests" / "exercises.py"), str(page)],
+        [
+            sys.executable, "-W", "error", "-W", f"ignore:{CACHE_READ_WARNING}:UserWarning",
+            str(ROOT / "tests" / "exercises.py"), str(page),
+        ],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
