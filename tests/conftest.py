@@ -47,12 +47,10 @@ def mnist_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torchvision downloads MNIST once (the path users take) and its download folder serves as the
     mirror; offline, that raises the loader's error saying how to provide the data.
     """
-    from torchvision.datasets import MNIST
-
-    from flaxguide.data import load_mnist
+    from flaxguide.data import MNIST_FILES, load_mnist
 
     folder = Path(os.environ.get("FLAXGUIDE_MNIST_MIRROR") or ROOT.parent / "shared/data/mnist")
-    if all((folder / name).is_file() for name, _ in MNIST.resources):
+    if all((folder / name).is_file() for name, _ in MNIST_FILES):
         return folder
     root = tmp_path_factory.mktemp("mnist-download")
     for split in ("train", "test"):

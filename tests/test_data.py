@@ -1,5 +1,7 @@
 """Tests for `flaxguide.data`: mirror copies, checksums and offline errors, never the network."""
 
+import gzip
+import io
 import re
 import shutil
 import urllib.error
@@ -11,14 +13,16 @@ import pytest
 from torchvision.datasets import MNIST
 
 from flaxguide.data import (
+    MNIST_FILES,
     MNISTChecksumError,
     MNISTUnavailableError,
     check_digits,
     load_mnist,
+    read_idx,
     select_digits,
 )
 
-FILES = [name for name, _ in MNIST.resources]
+FILES = [name for name, _ in MNIST_FILES]
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +82,68 @@ def test_second_load_uses_cache_without_mirror(
     images, labels = load_mnist("test", root=tmp_path)
     assert images.shape == (10_000, 28, 28) and labels[:5].tolist() == [7, 2, 1, 0, 4]
     assert no_network == []
+
+
+def test_the_files_and_checksums_are_torchvisions() -> None:
+    assert tuple(tuple(resource) for resource in MNIST.resources) == MNIST_FILES
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_reads_what_torchvision_reads(mnist_mirror: Path, tmp_path: Path, split: str) -> None:
+    images, labels = load_mnist(split, root=tmp_path, mirror=mnist_mirror)
+    # torchvision finds the checked files, unpacks them and parses them with torch
+    dataset = MNIST(tmp_path, train=split == "train", download=True)
+    np.testing.assert_array_equal(images, dataset.data.numpy())
+    np.testing.assert_array_equal(labels, dataset.targets.numpy())
+    assert images.flags.writeable and labels.flags.writeable
+
+
+class FakeResponse(io.BytesIO):
+    """What `urllib.request.urlopen` answers, as much of it as torchvision reads."""
+
+    def __init__(self, url: str, data: bytes) -> None:
+        super().__init__(data)
+        self.url, self.length = url, len(data)
+
+
+def test_missing_files_are_downloaded_through_torchvision(
+    mnist_mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def urlopen(request, *args, **kwargs) -> FakeResponse:  # a network that serves MNIST
+        asked.append(request.full_url)
+        return FakeResponse(
+            request.full_url, (mnist_mirror / Path(request.full_url).name).read_bytes()
+        )
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    images, labels = load_mnist("test", root=tmp_path)
+    assert {Path(url).name for url in asked} == set(FILES)
+    assert labels[:5].tolist() == [7, 2, 1, 0, 4] and images.shape == (10_000, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x00\x00\x0d\x01\x00\x00\x00\x02" + bytes(8), "not an IDX file of unsigned bytes"),
+        (b"\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03" + bytes(5), "holds 5 values"),
+    ],
+    ids=["floats", "short"],
+)
+def test_a_file_that_is_not_what_its_header_says_is_refused(tmp_path, data, message) -> None:
+    path = tmp_path / "file.gz"
+    path.write_bytes(gzip.compress(data))
+    with pytest.raises(ValueError, match=message):
+        read_idx(path)
+
+
+def test_an_idx_file_has_the_shape_its_header_gives(tmp_path) -> None:
+    path = tmp_path / "file.gz"
+    path.write_bytes(
+        gzip.compress(b"\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03" + bytes(range(6)))
+    )
+    np.testing.assert_array_equal(read_idx(path), [[0, 1, 2], [3, 4, 5]])
 
 
 def test_no_data_no_network(tmp_path: Path, no_network: list[object]) -> None:

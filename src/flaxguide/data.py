@@ -1,13 +1,16 @@
 """MNIST: loading it, choosing digits, and putting it on the device.
 
-[`load_mnist`][flaxguide.data.load_mnist] goes through
-`torchvision.datasets.MNIST`, so a machine with internet access downloads the
-data the usual way. Offline machines point `FLAXGUIDE_MNIST_MIRROR` at a
-folder holding the four official `.gz` files instead.
+[`load_mnist`][flaxguide.data.load_mnist] downloads through
+`torchvision.datasets.MNIST`, so a machine with internet access gets the data
+the usual way. Offline machines point `FLAXGUIDE_MNIST_MIRROR` at a folder
+holding the four official `.gz` files instead. Once the files are on disk it
+reads them itself, with NumPy: importing torchvision (and torch with it)
+takes seconds that a JAX program does not need.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -17,12 +20,24 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from torchvision.datasets import MNIST
 
 from flaxguide.config import Config
 
-SPLITS = {"train": True, "test": False}
-_FILES = ", ".join(name for name, _ in MNIST.resources)
+# The four official files and their MD5s, as
+# `torchvision.datasets.MNIST.resources` lists them (tests/test_data.py holds
+# the two lists equal).
+MNIST_FILES = (
+    ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+    ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+)
+# each split's files: (images, labels)
+SPLITS = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_FILES = ", ".join(name for name, _ in MNIST_FILES)
 
 
 class MNISTChecksumError(RuntimeError):
@@ -75,7 +90,7 @@ def _copy_from_mirror(mirror: Path, raw: Path) -> None:
             f"MNIST files: {_FILES}."
         )
     missing = [
-        name for name, _ in MNIST.resources if not (mirror / name).is_file()
+        name for name, _ in MNIST_FILES if not (mirror / name).is_file()
     ]
     if missing:
         raise FileNotFoundError(
@@ -83,7 +98,7 @@ def _copy_from_mirror(mirror: Path, raw: Path) -> None:
             f"{', '.join(missing)}. It should hold the four "
             f"official MNIST files: {_FILES}."
         )
-    for name, md5 in MNIST.resources:
+    for name, md5 in MNIST_FILES:
         dst = raw / name
         if dst.exists():  # already verified by the caller
             continue
@@ -155,7 +170,7 @@ def load_mnist(
     # torchvision treats a .gz with a bad MD5 as absent and silently
     # downloads over it; offline that turns into a confusing network error,
     # so check first and let the user decide.
-    for name, md5 in MNIST.resources:
+    for name, md5 in MNIST_FILES:
         if (raw / name).exists():
             _check_md5(
                 raw / name,
@@ -166,14 +181,20 @@ def load_mnist(
     if mirror is not None:
         _copy_from_mirror(mirror, raw)
 
-    needs_download = not all(
-        (raw / name).exists() for name, _ in MNIST.resources
-    )
+    if not all((raw / name).exists() for name, _ in MNIST_FILES):
+        _download(root, raw)
+    images, labels = (read_idx(raw / name) for name in SPLITS[split])
+    return images, labels.astype(np.int32)
+
+
+def _download(root: Path, raw: Path) -> None:
+    """The four files into `raw`, through torchvision (which checks their
+    MD5s), or an `MNISTUnavailableError` saying how else to get them."""
+    from torchvision.datasets import MNIST  # imports torch: only to download
+
     try:
-        ds = MNIST(root, train=SPLITS[split], download=True)
+        MNIST(root, download=True)
     except (RuntimeError, OSError) as err:
-        if not needs_download:
-            raise
         last = (
             str(err).strip().splitlines()[-1]
             if str(err).strip()
@@ -188,7 +209,44 @@ def load_mnist(
             "(2) run once with internet "
             f"access so torchvision downloads them into {raw}."
         ) from err
-    return ds.data.numpy(), ds.targets.numpy().astype(np.int32)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """A gzipped IDX file, the format of the MNIST files, as a uint8 array.
+
+    The file starts with two zero bytes, a type byte (8: unsigned bytes) and
+    the number of dimensions, then each dimension's size as a big-endian
+    32-bit integer; the values follow, row by row.
+
+    Args:
+        path: an MNIST `.gz` file.
+
+    Returns:
+        A writable uint8 array of the file's shape: `(N, 28, 28)` for
+            images, `(N,)` for labels.
+
+    Raises:
+        ValueError: the file is not an IDX file of unsigned bytes, or holds
+            fewer or more values than its header says.
+    """
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    if data[:3] != b"\x00\x00\x08":
+        raise ValueError(
+            f"{path} is not an IDX file of unsigned bytes (it starts with "
+            f"{data[:4].hex()}, not 000008 and a dimension count)"
+        )
+    ndim = data[3]
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big")
+        for k in range(ndim)
+    )
+    values = bytearray(data[4 + 4 * ndim :])  # a copy, so writable
+    if len(values) != np.prod(shape):
+        raise ValueError(
+            f"{path} holds {len(values)} values, its header says {shape}"
+        )
+    return np.frombuffer(values, dtype=np.uint8).reshape(shape)
 
 
 # --8<-- [start:select_digits]

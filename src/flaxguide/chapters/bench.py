@@ -89,8 +89,9 @@ def classic_loop(
     from torch.utils.data import DataLoader
     from torchvision.datasets import MNIST
 
+    # download=True finds the checked `.gz` files and only unpacks them
     dataset = MNIST(
-        mnist_root, train=True, transform=T.ToTensor(), download=False
+        mnist_root, train=True, transform=T.ToTensor(), download=True
     )
     # The recipe as written: one process builds each batch between steps.
     loader = DataLoader(
