@@ -127,6 +127,10 @@ def pytest_collection_modifyitems(config, items):
         return LONGEST_FIRST.index(item.name) if item.name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the rest keep the order of collection
+    # `-m "not browser"` leaves out every test that drives Chromium, by the fixture it needs.
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, code, contract):
 
 def test_importing_the_spine_and_its_cli_loads_no_chapter_module_and_no_torch():
     # torch is for the chapters' comparisons and MNIST's download only: importing it takes
-    # seconds (7 s here) that every command and every worker process would pay.
+    # seconds (3 s here) that every command and every worker process would pay.
     modules = [
         ".".join(p.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__")
         for p in SPINE
