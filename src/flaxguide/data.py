@@ -226,8 +226,9 @@ def read_idx(path: Path) -> np.ndarray:
             images, `(N,)` for labels.
 
     Raises:
-        ValueError: the file is not an IDX file of unsigned bytes, or holds
-            fewer or more values than its header says.
+        ValueError: the file is not an IDX file of unsigned bytes, ends
+            inside its header, or holds fewer or more values than its header
+            says.
     """
     with gzip.open(path, "rb") as f:
         data = f.read()
@@ -237,16 +238,19 @@ def read_idx(path: Path) -> np.ndarray:
             f"{data[:4].hex()}, not 000008 and a dimension count)"
         )
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} ends inside its header")
     shape = tuple(
         int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big")
         for k in range(ndim)
     )
-    values = bytearray(data[4 + 4 * ndim :])  # a copy, so writable
-    if len(values) != np.prod(shape):
+    values = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if values.size != np.prod(shape):
         raise ValueError(
-            f"{path} holds {len(values)} values, its header says {shape}"
+            f"{path} holds {values.size} values, its header says {shape}"
         )
-    return np.frombuffer(values, dtype=np.uint8).reshape(shape)
+    # one copy: an array over the file's bytes is read-only
+    return values.reshape(shape).copy()
 
 
 # --8<-- [start:select_digits]
