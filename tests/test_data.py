@@ -129,8 +129,9 @@ def test_missing_files_are_downloaded_through_torchvision(
         (b"\x00\x00\x0d\x01\x00\x00\x00\x02" + bytes(8), "not an IDX file of unsigned bytes"),
         (b"\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03" + bytes(5), "holds 5 values"),
         (b"\x00\x00\x08\x03\x00\x00\x00\x02", "ends inside its header"),
+        (b"\x00\x00\x08", "not an IDX file of unsigned bytes"),
     ],
-    ids=["floats", "short", "cut-header"],
+    ids=["floats", "short", "cut-header", "no-dimension-count"],
 )
 def test_a_file_that_is_not_what_its_header_says_is_refused(tmp_path, data, message) -> None:
     path = tmp_path / "file.gz"

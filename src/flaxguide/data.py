@@ -232,7 +232,7 @@ def read_idx(path: Path) -> np.ndarray:
     """
     with gzip.open(path, "rb") as f:
         data = f.read()
-    if data[:3] != b"\x00\x00\x08":
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise ValueError(
             f"{path} is not an IDX file of unsigned bytes (it starts with "
             f"{data[:4].hex()}, not 000008 and a dimension count)"
